@@ -1,0 +1,270 @@
+"""course-grader: release, collect and grade the course's units with nbgrader.
+
+    course-grader release [UNIT ...]          student versions into release/ (all units by default)
+    course-grader collect UNIT PATH            a folder of notebooks or an LMS zip -> submissions
+    course-grader grade UNIT                   autograde every submission, scores CSV, feedback
+
+Everything a grading run writes goes to the workspace (``--workspace``, by
+default ``grading/``): submissions, autograded copies, feedback, gradebook.
+Each submission is graded in its own nbgrader process, so one broken or
+hostile notebook is reported and the rest of the class is still graded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
+
+CONFIG_FOLDER = Path(__file__).resolve().parent
+DEFAULT_WORKSPACE = REPOSITORY / "grading"
+SUBMISSION_TIMEOUT = 600  # seconds for one whole submission, on top of nbgrader's per-cell limit
+
+
+class GraderError(Exception):
+    """A problem the instructor can fix; printed as one clear message."""
+
+
+@dataclass
+class Result:
+    student: str
+    score: float | None
+    max_score: float
+    status: str  # "graded" or a short reason it could not be
+
+
+def nbgrader(args: list[str], workspace: Path, timeout: float | None = None, **env: str) -> subprocess.CompletedProcess:
+    """Run one nbgrader command with this course's config and workspace."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    # nbgrader calls helper programs (alembic) by name: find them beside this Python.
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    environment = dict(os.environ, PATH=path, COURSE_GRADING_WORKSPACE=str(workspace), **env)
+    command = [sys.executable, "-m", "nbgrader", *args]
+    return subprocess.run(
+        command, cwd=CONFIG_FOLDER, env=environment, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def nbgrader_error(process: subprocess.CompletedProcess) -> str:
+    """The most useful line of nbgrader's log: its last error, else its last line."""
+    lines = [line for line in (process.stderr + process.stdout).splitlines() if line.strip()]
+    errors = [line for line in lines if "[ERROR]" in line or "Error" in line]
+    return (errors or lines or ["nbgrader failed without a message"])[-1].strip()
+
+
+def release(units: list[Unit], release_directory: Path = RELEASE, workspace: Path = DEFAULT_WORKSPACE) -> None:
+    """Generate the student version of each unit with nbgrader."""
+    for unit in tqdm(units, desc="release", unit="unit"):
+        process = nbgrader(
+            ["generate_assignment", unit.name, "--force", "--no-db"],
+            workspace,
+            COURSE_RELEASE_DIRECTORY=str(release_directory.resolve()),
+        )
+        if process.returncode != 0:
+            raise GraderError(f"release of {unit.name} failed: {nbgrader_error(process)}")
+
+
+def flat_name(relative: str) -> str:
+    """``alice/ngrams_rnn.ipynb`` -> ``alice_ngrams_rnn.ipynb``: a folder per student names the student."""
+    return "_".join(Path(relative).parts)
+
+
+def notebooks_in(path: Path) -> list[tuple[str, bytes]]:
+    """(flat file name, bytes) of every .ipynb in a folder or a zip, skipping system clutter."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            names = [n for n in archive.namelist() if n.endswith(".ipynb") and "__MACOSX" not in n
+                     and ".ipynb_checkpoints" not in n]
+            return [(flat_name(n), archive.read(n)) for n in sorted(names)]
+    if path.is_dir():
+        files = [p for p in sorted(path.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
+        return [(flat_name(str(p.relative_to(path))), p.read_bytes()) for p in files]
+    raise GraderError(f"{path} is neither a folder nor a zip file of notebooks")
+
+
+def is_notebook(content: bytes) -> bool:
+    try:
+        return isinstance(json.loads(content).get("cells"), list)
+    except (ValueError, AttributeError):
+        return False
+
+
+def collect(unit: Unit, path: Path, workspace: Path, student_pattern: str | None = None) -> list[str]:
+    """File every notebook in ``path`` under its student with nbgrader's zip_collect.
+
+    Returns the names of files that are not readable notebooks (they are skipped).
+    """
+    if not path.exists():
+        raise GraderError(f"{path} does not exist")
+    found = notebooks_in(path)
+    if not found:
+        raise GraderError(f"no .ipynb files in {path}: nothing to collect")
+    unreadable = [name for name, content in found if not is_notebook(content)]
+    extracted = workspace / "downloaded" / unit.name / "extracted"
+    shutil.rmtree(extracted, ignore_errors=True)
+    extracted.mkdir(parents=True)
+    for name, content in found:
+        if name not in unreadable:
+            (extracted / name).write_bytes(content)
+    args = ["zip_collect", unit.name, "--force", "--collector=autograder.collector.SubmissionCollector",
+            f"--SubmissionCollector.notebook_name={unit.notebook.name}"]
+    if student_pattern:
+        args.append(f"--SubmissionCollector.student_pattern={student_pattern}")
+    process = nbgrader(args, workspace)
+    if process.returncode != 0:
+        raise GraderError(f"collect failed: {nbgrader_error(process)}")
+    return unreadable
+
+
+def submitted_students(unit: Unit, workspace: Path) -> list[str]:
+    submitted = workspace / "submitted"
+    students = sorted(p.parent.name for p in submitted.glob(f"*/{unit.name}") if p.is_dir())
+    if not students:
+        raise GraderError(
+            f"no submissions for {unit.name} in {submitted}; run `course-grader collect {unit.name} PATH` first"
+        )
+    return students
+
+
+def register_assignment(unit: Unit, workspace: Path) -> None:
+    """Put the unit's source (with its hidden tests) into the gradebook."""
+    with tempfile.TemporaryDirectory() as scratch_release:
+        process = nbgrader(["generate_assignment", unit.name, "--force"], workspace,
+                           COURSE_RELEASE_DIRECTORY=scratch_release)
+    if process.returncode != 0:
+        raise GraderError(f"could not register {unit.name} in the gradebook: {nbgrader_error(process)}")
+
+
+def autograde_one(unit: Unit, student: str, workspace: Path) -> Result:
+    try:
+        process = nbgrader(["autograde", unit.name, f"--student={student}", "--force"], workspace,
+                           timeout=SUBMISSION_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return Result(student, None, 0, f"not graded: ran over {SUBMISSION_TIMEOUT} s")
+    if process.returncode != 0:
+        return Result(student, None, 0, f"not graded: {nbgrader_error(process)}")
+    return Result(student, None, 0, "graded")
+
+
+def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict]:
+    """Fill in each result's score from the gradebook; one CSV row per student."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    rows = []
+    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}", "genlm-course") as gradebook:
+        assignment = gradebook.find_assignment(unit.name)
+        for result in results:
+            result.max_score = assignment.max_score
+            row = {"student_id": result.student, "unit": unit.name, "status": result.status}
+            if result.status == "graded":
+                try:
+                    submission = gradebook.find_submission(unit.name, result.student)
+                except MissingEntry:
+                    result.status = "not graded: no gradebook entry"
+                else:
+                    result.score = submission.score
+                    for notebook in submission.notebooks:
+                        for grade in notebook.grades:
+                            row[grade.name] = grade.score
+            row.update(score=result.score, max_score=result.max_score, status=result.status)
+            rows.append(row)
+    return rows
+
+
+def write_csv(rows: list[dict], path: Path) -> None:
+    columns = ["student_id", "unit", "score", "max_score", "status"]
+    columns += sorted({key for row in rows for key in row} - set(columns))
+    with path.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def grade(unit: Unit, workspace: Path) -> tuple[list[Result], Path]:
+    """Autograde every submission of ``unit``, export scores and generate feedback."""
+    students = submitted_students(unit, workspace)
+    register_assignment(unit, workspace)
+    results = [autograde_one(unit, student, workspace) for student in tqdm(students, desc=f"grade {unit.name}", unit="notebook")]
+    rows = read_scores(unit, results, workspace)
+    scores_csv = workspace / f"scores-{unit.name}.csv"
+    write_csv(rows, scores_csv)
+    feedback = nbgrader(["generate_feedback", unit.name, "--force"], workspace)
+    if feedback.returncode != 0:
+        print(f"warning: feedback not generated: {nbgrader_error(feedback)}", file=sys.stderr)
+    return results, scores_csv
+
+
+def summary_table(results: list[Result]) -> str:
+    width = max([len("student")] + [len(r.student) for r in results])
+    lines = [f"{'student':<{width}}  {'score':>11}  status", f"{'-' * width}  {'-' * 11}  ------"]
+    for r in results:
+        score = f"{r.score:g} / {r.max_score:g}" if r.score is not None else f"- / {r.max_score:g}"
+        lines.append(f"{r.student:<{width}}  {score:>11}  {r.status}")
+    return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="course-grader", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
+                        help="where submissions, grades and feedback go (default: grading/)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    release_parser = commands.add_parser("release", help="generate student versions into release/")
+    release_parser.add_argument("units", nargs="*", help="units to release (default: all)")
+    collect_parser = commands.add_parser("collect", help="file submitted notebooks under their students")
+    collect_parser.add_argument("unit")
+    collect_parser.add_argument("path", type=Path, help="a folder of .ipynb files or an LMS zip download")
+    collect_parser.add_argument("--student-pattern", help="regex with a (?P<student_id>...) group, matched on file names")
+    grade_parser = commands.add_parser("grade", help="autograde, export scores, generate feedback")
+    grade_parser.add_argument("unit")
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> int:
+    workspace = args.workspace.resolve()
+    workspace.mkdir(parents=True, exist_ok=True)
+    if args.command == "release":
+        units = [find_unit(name) for name in args.units] if args.units else all_units()
+        release(units, workspace=workspace)
+        print(f"Released {', '.join(u.name for u in units)} into {RELEASE}")
+        return 0
+    unit = find_unit(args.unit)
+    if args.command == "collect":
+        unreadable = collect(unit, args.path, workspace, args.student_pattern)
+        students = submitted_students(unit, workspace)
+        print(f"Collected {len(students)} submissions of {unit.name} into {workspace / 'submitted'}")
+        for name in unreadable:
+            print(f"skipped {name}: not a readable Jupyter notebook (ask the student to submit the .ipynb again)",
+                  file=sys.stderr)
+        return 1 if unreadable else 0
+    results, scores_csv = grade(unit, workspace)
+    print(summary_table(results))
+    print(f"\nScores: {scores_csv}\nFeedback: {workspace / 'feedback'}")
+    failed = [r for r in results if r.status != "graded"]
+    if failed:
+        print(f"{len(failed)} submission(s) could not be graded; see the status column.", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except (GraderError, UnitError) as error:
+        print(f"course-grader: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

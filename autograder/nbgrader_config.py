@@ -1,0 +1,52 @@
+"""nbgrader settings for this course.
+
+nbgrader reads this file when it runs from this folder, which is what
+`course-grader` does (and what an instructor does to open the formgrader:
+`cd autograder && jupyter lab`).
+
+`source/` and `release/` live in the repository; everything a grading run
+writes (submissions, autograded copies, feedback, the gradebook) lives in a
+workspace outside version control: `$COURSE_GRADING_WORKSPACE`, by default
+`grading/` at the top of the repository.
+"""
+
+import os
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parent.parent
+WORKSPACE = Path(os.environ.get("COURSE_GRADING_WORKSPACE", REPOSITORY / "grading")).resolve()
+
+c = get_config()  # noqa: F821 (nbgrader injects get_config)
+
+c.CourseDirectory.course_id = "genlm-course"
+c.CourseDirectory.root = str(WORKSPACE)
+# Absolute paths: nbgrader joins them onto the root unchanged.
+c.CourseDirectory.source_directory = str(REPOSITORY / "source")
+c.CourseDirectory.release_directory = os.environ.get(
+    "COURSE_RELEASE_DIRECTORY", str(REPOSITORY / "release")
+)
+c.CourseDirectory.db_url = f"sqlite:///{WORKSPACE / 'gradebook.db'}"
+# Test-only files beside a unit's notebook (its mutants) never reach students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py"]
+
+# What an unanswered exercise does: fail loudly, and say what to do.
+c.ClearSolutions.code_stub = {
+    "python": "# YOUR CODE HERE\n"
+    'raise NotImplementedError("Exercise not done yet: replace this line with your code, '
+    'then run the tests below.")'
+}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Grading must be quick: a cell that runs longer than this is stopped and scores zero.
+c.Execute.timeout = 120
+c.Execute.interrupt_on_timeout = True
+# Keep feedback readable when a submission prints without end.
+c.LimitOutput.max_lines = 200
+c.LimitOutput.max_traceback = 50
+
+# TensorFlow and absl write start-up noise to stderr; drop it from graded output.
+c.IgnorePattern.enabled = True
+c.IgnorePattern.pattern = (
+    r"(oneDNN custom operations|cuda_(dnn|fft|blas)|Unable to register|"
+    r"TF-TRT Warning|computation_placer|AVX2 FMA|E0000 |W0000 |I0000 |absl::InitializeLog)"
+)

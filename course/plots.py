@@ -1,0 +1,49 @@
+"""Small matplotlib helpers so that notebooks spend their lines on ideas, not axes."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def lines(
+    x: Sequence[float],
+    series: Mapping[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    title: str,
+    logy: bool = False,
+    hline: tuple[float, str] | None = None,
+):
+    """One line per named series over a shared x axis, with markers."""
+    figure, axes = plt.subplots(figsize=(7, 4))
+    for name, values in series.items():
+        axes.plot(list(x), list(values), marker="o", label=name)
+    if hline is not None:
+        value, label = hline
+        axes.axhline(value, color="grey", linestyle="--", label=label)
+    if logy:
+        axes.set_yscale("log")
+    axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    plt.show()
+
+
+def rank_frequency(counts: Counter, title: str, label_top: int = 8):
+    """Zipf plot: frequency against rank on log-log axes, the most common words labelled."""
+    ranked = counts.most_common()
+    frequencies = np.array([count for _, count in ranked])
+    ranks = np.arange(1, len(ranked) + 1)
+    figure, axes = plt.subplots(figsize=(7, 4))
+    axes.loglog(ranks, frequencies, marker=".", linestyle="none", markersize=3)
+    for rank, (word, count) in enumerate(ranked[:label_top], start=1):
+        axes.annotate(repr(word), (rank, count), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    axes.set(xlabel="rank", ylabel="count", title=title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    plt.show()

@@ -1,0 +1,83 @@
+"""The mode a notebook runs in, the budgets that follow from it, and seeding.
+
+Three modes:
+
+- ``student``: the default, on a laptop, JupyterHub or Colab. Full lesson.
+- ``fast``: CI and contract tests (``COURSE_MODE=fast``). Tiny budgets, same code.
+- ``grading``: nbgrader is executing the notebook (it sets ``NBGRADER_EXECUTION``
+  to ``autograde`` or ``validate``). Tiny budgets, so one submission grades in
+  seconds; grading always wins over ``COURSE_MODE``.
+
+A notebook states its budgets once, per mode::
+
+    BUDGET = runtime.budget(
+        student=dict(reviews=20_000, epochs=8),
+        fast=dict(reviews=500, epochs=1),
+    )
+
+Grading falls back to the ``fast`` budget unless the notebook gives its own.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import numpy as np
+
+STUDENT, FAST, GRADING = "student", "fast", "grading"
+MODES = (STUDENT, FAST, GRADING)
+
+
+def mode() -> str:
+    """Return ``"student"``, ``"fast"`` or ``"grading"`` from the environment."""
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return GRADING
+    requested = os.environ.get("COURSE_MODE", STUDENT).strip().lower() or STUDENT
+    if requested not in MODES:
+        raise ValueError(
+            f"COURSE_MODE={requested!r} is not a mode; use one of {', '.join(MODES)} "
+            "(or unset it for the full student run)."
+        )
+    return requested
+
+
+def budget(
+    student: Mapping[str, Any],
+    fast: Mapping[str, Any],
+    grading: Mapping[str, Any] | None = None,
+) -> Mapping[str, Any]:
+    """Pick the budget for the current mode; all modes must name the same keys."""
+    grading = fast if grading is None else grading
+    if not set(student) == set(fast) == set(grading):
+        raise ValueError("student, fast and grading budgets must have the same keys")
+    chosen = {STUDENT: student, FAST: fast, GRADING: grading}[mode()]
+    return MappingProxyType(dict(chosen))
+
+
+def seed_everything(seed: int = 42) -> None:
+    """Fix Python's, NumPy's and (if already imported) Keras' random seeds.
+
+    Keras is seeded only when the notebook has imported it, so a unit that never
+    uses TensorFlow does not pay for importing it here.
+    """
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if "keras" in sys.modules:
+        sys.modules["keras"].utils.set_random_seed(seed)
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def describe() -> str:
+    """One line for the top of a notebook: which mode, and how to change it."""
+    current = mode()
+    if current == STUDENT:
+        return "Mode: student (full lesson). Set COURSE_MODE=fast for a quick smoke run."
+    if current == FAST:
+        return "Mode: fast (tiny budgets for CI and quick checks). Unset COURSE_MODE for the full lesson."
+    return f"Mode: grading (nbgrader {os.environ['NBGRADER_EXECUTION']}): small budgets, no long training."
