@@ -43,6 +43,7 @@ class Result:
     score: float | None
     max_score: float
     status: str  # "graded" or a short reason it could not be
+    to_grade_by_hand: float = 0  # points that wait for the instructor (formgrader)
 
 
 def nbgrader(args: list[str], workspace: Path, timeout: float | None = None, **env: str) -> subprocess.CompletedProcess:
@@ -177,7 +178,11 @@ def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict
                     result.score = submission.score
                     for notebook in submission.notebooks:
                         for grade in notebook.grades:
-                            row[grade.name] = grade.score
+                            if grade.needs_manual_grade:
+                                result.to_grade_by_hand += grade.max_score
+                                row[grade.name] = "to grade by hand"
+                            else:
+                                row[grade.name] = grade.score
             row.update(score=result.score, max_score=result.max_score, status=result.status)
             rows.append(row)
     return rows
@@ -211,7 +216,8 @@ def summary_table(results: list[Result]) -> str:
     lines = [f"{'student':<{width}}  {'score':>11}  status", f"{'-' * width}  {'-' * 11}  ------"]
     for r in results:
         score = f"{r.score:g} / {r.max_score:g}" if r.score is not None else f"- / {r.max_score:g}"
-        lines.append(f"{r.student:<{width}}  {score:>11}  {r.status}")
+        by_hand = f" ({r.to_grade_by_hand:g} points to grade by hand)" if r.to_grade_by_hand else ""
+        lines.append(f"{r.student:<{width}}  {score:>11}  {r.status}{by_hand}")
     return "\n".join(lines)
 
 

@@ -44,14 +44,19 @@ class RemoteFile:
     sha256: str
     size: int
     filename: str
+    min_reviews: int  # a sanity check on top of the checksum
 
 
-# The full Kaggle file. The copy is pinned to one commit, so its bytes never change.
+# The full Kaggle file (winemag-data-130k-v2.csv), from a public Git LFS copy pinned
+# to one commit: LFS names the file by its sha256, so these bytes cannot change.
+# Kaggle itself needs a login; data/README.md says how to use Kaggle's copy instead.
 FULL_DATASET = RemoteFile(
-    url="https://media.githubusercontent.com/media/REPLACE/ME/winemag-data-130k-v2.csv",
-    sha256="0" * 64,
-    size=0,
+    url="https://media.githubusercontent.com/media/DanilovillegasIUD/danilo_villegas/"
+    "a7ec6f177f072efc1f42a97e70d34f649efbbdf6/winemag-data-130k-v2.csv",
+    sha256="af06fae3865beb76237f0b3cab131a9d84ceeaf93f9c1d64a0eea4c94ce6454f",
+    size=54_068_762,
     filename="winemag-data-130k-v2.csv",
+    min_reviews=129_000,  # Kaggle's file has 129,971
 )
 
 # Files we know how to read, best first: the full CSV, then the offline subset.
@@ -103,7 +108,7 @@ def read_rows(path: Path) -> Iterator[dict]:
 
 def format_review(row: dict) -> str | None:
     """``wine review : country : province : variety : description``, or None if a field is missing."""
-    values = [(row.get(field) or "").strip() for field in REVIEW_FIELDS]
+    values = [" ".join((row.get(field) or "").split()) for field in REVIEW_FIELDS]  # one line each
     if not all(values):
         return None
     return "wine review : " + " : ".join(values)
@@ -158,7 +163,7 @@ def download(remote: RemoteFile = FULL_DATASET, folder: Path | None = None, time
     if target.is_file() and sha256_of(target) == remote.sha256:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(target.name + ".part")
+    partial = target.with_name("incomplete-" + target.name)
     try:
         with urllib.request.urlopen(remote.url, timeout=timeout) as response, partial.open("wb") as out:
             with tqdm(total=remote.size or None, unit="B", unit_scale=True, desc=remote.filename) as bar:
@@ -179,8 +184,25 @@ def download(remote: RemoteFile = FULL_DATASET, folder: Path | None = None, time
             f"The download of {remote.filename} is corrupt or not the expected file "
             f"(sha256 {actual}, expected {remote.sha256}). It was deleted; run the command again."
         )
+    check_reviews_file(partial, remote.min_reviews)
     shutil.move(partial, target)
     return target
+
+
+def check_reviews_file(path: Path, minimum_reviews: int) -> None:
+    """Refuse a file that lacks the review fields or holds too few reviews."""
+    try:
+        rows = list(read_rows(path))
+    except (ValueError, UnicodeDecodeError, csv.Error) as error:
+        path.unlink()
+        raise DownloadError(f"The downloaded file is not a readable Wine Reviews CSV ({error}).") from None
+    missing = [field for field in REVIEW_FIELDS if rows and field not in rows[0]]
+    if missing or len(rows) < minimum_reviews:
+        path.unlink()
+        raise DownloadError(
+            f"The downloaded file has {len(rows):,} rows (expected at least {minimum_reviews:,})"
+            + (f" and lacks the fields {missing}" if missing else "") + "; it was deleted."
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,10 +22,12 @@ import pytest
 from autograder import cli
 from autograder.units import RELEASE, all_units
 
+from . import contract
 from . import notebooks as nb
 
-UNITS = all_units()
-pytestmark = pytest.mark.parametrize("unit", UNITS, ids=[u.name for u in UNITS])
+# One xdist group per unit: its tests share one kernel and one grading run.
+UNITS = [pytest.param(u, id=u.name, marks=pytest.mark.xdist_group(u.name)) for u in all_units()]
+pytestmark = pytest.mark.parametrize("unit", UNITS)
 
 
 @pytest.fixture(scope="session")
@@ -75,29 +77,14 @@ def test_a_source_runs_in_fast_mode(unit, executed_source):
 
 def test_b_release_matches_a_fresh_generate_assignment(unit, tmp_path):
     cli.release([unit], release_directory=tmp_path, workspace=tmp_path / "workspace")
-    fresh = sorted(p.relative_to(tmp_path / unit.name) for p in (tmp_path / unit.name).rglob("*") if p.is_file())
-    committed = sorted(p.relative_to(RELEASE / unit.name) for p in (RELEASE / unit.name).rglob("*") if p.is_file())
-    assert committed == fresh, "release/ has files a fresh release does not (or lacks some): run `course-grader release`"
-    for relative in fresh:
-        assert (RELEASE / unit.name / relative).read_bytes() == (tmp_path / unit.name / relative).read_bytes(), (
-            f"release/{unit.name}/{relative} differs from a fresh release: never edit release/ by hand, "
-            "run `course-grader release`"
-        )
+    differences = contract.release_differences(RELEASE / unit.name, tmp_path / unit.name)
+    assert differences == [], "release/ was edited by hand or is stale: run `course-grader release`"
 
 
 def test_c_release_holds_no_solution_or_hidden_test(unit):
     source = nb.read(unit.notebook)
-    secrets = nb.secret_lines(source) - nb.public_lines(source)
-    assert secrets, "the source notebook should have solutions and hidden tests"
-    for path in (RELEASE / unit.name).rglob("*"):
-        if not path.is_file():
-            continue
-        text = path.read_text(errors="ignore")
-        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
-            assert marker not in text, f"{path} contains {marker!r}"
-        leaked = sorted(line for line in secrets if line in text)
-        assert leaked == [], f"{path} leaks solution or hidden-test lines: {leaked[:5]}"
-    assert not (RELEASE / unit.name / "mutants.py").exists(), "mutants are test material, not for students"
+    assert nb.secret_lines(source), "the source notebook should have solutions and hidden tests"
+    assert contract.leaks(source, RELEASE / unit.name) == []
 
 
 def test_d_source_gets_full_marks(unit, graded):
@@ -108,6 +95,8 @@ def test_d_source_gets_full_marks(unit, graded):
     for grade_id, cell in tests.items():
         points = float(nb.nbgrader_meta(cell)["points"])
         assert float(solution[grade_id]) == points, f"{grade_id}: {solution[grade_id]} of {points}"
+    for grade_id in nb.manual_cells(nb.read(unit.notebook)):
+        assert solution[grade_id] == "to grade by hand", f"{grade_id} is an answer for the instructor to read"
 
 
 def test_e_untouched_release_gets_zero_and_grading_finishes(unit, graded):
@@ -124,23 +113,13 @@ def test_f_every_mutant_loses_points(unit, executed_source):
     mutants = runpy.run_path(str(unit.folder / "mutants.py"))["MUTANTS"]
     answers = nb.answer_cells(notebook)
     assert set(mutants) == set(answers), "mutants.py must cover exactly the answer cells"
-    survivors = []
-    for exercise, cell in answers.items():
-        tests = nb.tests_of(exercise, notebook)
-        assert tests, f"{exercise} has no test cell named test_{exercise}..."
+    for exercise in answers:
+        assert nb.tests_of(exercise, notebook), f"{exercise} has no test cell named test_{exercise}..."
         assert len(mutants[exercise]) >= 2, f"{exercise} needs at least two mutants"
-        for name, edits in mutants[exercise].items():
-            mutated = cell.source
-            for old, new in edits:
-                assert old in mutated, f"mutant {exercise}/{name}: {old!r} is not in the solution"
-                mutated = mutated.replace(old, new)
-            failures = [gid for gid, test in tests.items() if (run(mutated) or run(test.source)) is not None]
-            if not failures:
-                survivors.append(f"{exercise}: {name}")
+    assert contract.mutant_survivors(notebook, run, mutants) == [], "the hidden tests let wrong answers through"
+    for exercise, cell in answers.items():
         assert run(cell.source) is None
-        assert all(run(test.source) is None for test in tests.values()), f"{exercise}: the solution fails its own tests"
-    assert survivors == [], f"the hidden tests let these wrong answers through: {survivors}"
-
+        assert all(run(t.source) is None for t in nb.tests_of(exercise, notebook).values()), exercise
 
 def test_g_unanswered_exercises_fail_with_a_helpful_message(unit, graded):
     _, _, workspace = graded(unit)

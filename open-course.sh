@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Set up everything and open the course in JupyterLab.
+#   ./open-course.sh              install (first run), release, open JupyterLab in your browser
+#   ./open-course.sh --headless   the same, without opening a browser (servers, JupyterHub images)
+# Extra arguments go to JupyterLab, e.g. ./open-course.sh --port 9999
+set -euo pipefail
+source "$(dirname "$0")/scripts/venv.sh"
+
+jupyter_args=()
+for arg in "$@"; do
+  case "$arg" in
+    --headless) jupyter_args+=(--no-browser --ip=127.0.0.1) ;;
+    *) jupyter_args+=("$arg") ;;
+  esac
+done
+
+install_course ""
+cd "$COURSE_ROOT"
+.venv/bin/course-grader release
+if ! .venv/bin/course-data where >/dev/null 2>&1; then
+  echo "No Wine Reviews data yet: downloading it (about 52 MB)..."
+  .venv/bin/course-data download || echo "The notebooks' first cell will tell you how to get the data." >&2
+fi
+echo "Opening JupyterLab on release/ (stop it with Ctrl-C)."
+exec .venv/bin/jupyter lab --notebook-dir="$COURSE_ROOT/release" "${jupyter_args[@]}"
