@@ -16,7 +16,9 @@ What is measured, per unit:
    in a temporary workspace. Wall time covers the ``grade`` step (registering
    the unit, one nbgrader autograde subprocess, feedback); peak memory is the
    summed RSS of this script's whole process tree (this process included)
-   during that step. The score comes from the workspace's ``scores-UNIT.csv``.
+   during that step. The score comes from the workspace's ``scores-UNIT.csv``;
+   the points of hand-graded answers, which autograding cannot award, are
+   recorded beside it.
 
 Summed RSS counts pages shared between processes more than once, so the peak
 errs high. Results go to ``benchmarks/results/<unit>.json`` (student mode) or
@@ -190,6 +192,13 @@ def read_score(scores_csv: Path) -> tuple[float | None, float | None]:
     return float(row["score"]), float(row["max_score"])
 
 
+def points_by_hand(unit: Unit) -> float:
+    """Points of the unit's hand-graded answers: autograding leaves them out of the score."""
+    notebook = nbformat.read(unit.notebook, as_version=4)
+    metas = [c.metadata.get("nbgrader", {}) for c in notebook.cells]
+    return sum(float(m.get("points", 0)) for m in metas if m.get("solution") and m.get("grade"))
+
+
 def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float | None]:
     """(seconds, peak MiB, score, max score) of grading the source notebook as a submission."""
     with tempfile.TemporaryDirectory(prefix=f"bench-grade-{unit.name}-") as scratch:
@@ -242,6 +251,7 @@ def benchmark(unit: Unit, mode: str, skip_grading: bool) -> dict:
         "grading_peak_mib": grading[1],
         "grading_score": grading[2],
         "grading_max_score": grading[3],
+        "grading_points_by_hand": None if skip_grading else points_by_hand(unit),
         "cpu_count": os.cpu_count(),
         "machine": machine(),
         "python": platform.python_version(),
@@ -276,7 +286,9 @@ def seconds_text(value: float | None) -> str:
 def score_text(result: dict) -> str:
     if result.get("grading_score") is None:
         return "-"
-    return f"{result['grading_score']:g} / {result['grading_max_score']:g}"
+    text = f"{result['grading_score']:g} / {result['grading_max_score']:g}"
+    by_hand = result.get("grading_points_by_hand")
+    return f"{text} ({by_hand:g} by hand)" if by_hand else text
 
 
 def table_row(result: dict) -> list[str]:
