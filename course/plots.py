@@ -19,14 +19,17 @@ def lines(
     hline: tuple[float, str] | None = None,
 ):
     """One line per named series over a shared x axis, with markers."""
+    x = list(x)
     figure, axes = plt.subplots(figsize=(7, 4))
     for name, values in series.items():
-        axes.plot(list(x), list(values), marker="o", label=name)
+        axes.plot(x, list(values), marker="o", label=name)
     if hline is not None:
         value, label = hline
         axes.axhline(value, color="grey", linestyle="--", label=label)
     if logy:
         axes.set_yscale("log")
+    if len(x) <= 12 and all(float(value).is_integer() for value in x):
+        axes.set_xticks(x)  # an order n or a delay k is a whole number: no 2.5 ticks
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     axes.grid(alpha=0.3)
     axes.legend()

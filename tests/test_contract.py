@@ -20,7 +20,7 @@ import shutil
 import pytest
 
 from autograder import cli
-from autograder.units import RELEASE, all_units
+from autograder.units import RELEASE, REPOSITORY, all_units
 
 from . import contract
 from . import notebooks as nb
@@ -120,6 +120,17 @@ def test_f_every_mutant_loses_points(unit, executed_source):
     for exercise, cell in answers.items():
         assert run(cell.source) is None
         assert all(run(t.source) is None for t in nb.tests_of(exercise, notebook).values()), exercise
+
+def test_course_package_holds_no_answer(unit):
+    """course/ is infrastructure: it must not define a graded function or hold solution lines."""
+    source = nb.read(unit.notebook)
+    secrets = nb.secret_lines(source) - nb.public_lines(source)
+    for module in (REPOSITORY / "course").rglob("*.py"):
+        text = module.read_text()
+        for exercise in nb.answer_cells(source):
+            assert f"def {exercise}(" not in text, f"{module.name} defines the exercise {exercise}"
+        assert [line for line in secrets if line in text] == [], f"{module.name} holds solution lines"
+
 
 def test_g_unanswered_exercises_fail_with_a_helpful_message(unit, graded):
     _, _, workspace = graded(unit)

@@ -1,0 +1,52 @@
+"""Plot and widget helpers, and the environment check, used as notebooks use them."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from course import environment, plots, widgets  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_lines_draws_one_line_per_series_and_a_reference():
+    plots.lines([1, 2, 3], {"train": [3, 2, 1], "validation": [4, 3, 3]}, xlabel="n", ylabel="ppl",
+                title="t", logy=True, hline=(0.25, "chance"))
+    axes = plt.gcf().axes[0]
+    assert [line.get_label() for line in axes.lines] == ["train", "validation", "chance"]
+    assert axes.get_yscale() == "log" and axes.get_title() == "t"
+
+
+def test_rank_frequency_labels_the_most_common_words():
+    from collections import Counter
+
+    plots.rank_frequency(Counter("the cat and the hat and the bat".split()), title="zipf", label_top=2)
+    labels = [text.get_text() for text in plt.gcf().axes[0].texts]
+    assert labels == ["'the'", "'and'"]
+
+
+def test_text_generator_calls_generate_with_the_controls_values():
+    calls = []
+    panel = widgets.text_generator(lambda order, t, seed: calls.append((order, t, seed)) or "text",
+                                   orders=[1, 2, 3], temperature=0.7, seed=5)
+    assert calls == [(3, 0.7, 5)], "it shows a first sample straight away, from the highest order"
+    order, temperature = panel.children[0].children
+    seed, button = panel.children[1].children
+    order.value, temperature.value, seed.value = 1, 2.0, 9
+    button.click()
+    assert calls[-1] == (1, 2.0, 9)
+
+
+def test_environment_check_reports_ok_and_failures(capsys):
+    assert environment.check(["numpy"], needs_data=True) is True
+    assert "Environment OK." in capsys.readouterr().out
+    assert environment.check(["numpy", "no_such_package_xyz"], needs_data=False) is False
+    out = capsys.readouterr().out
+    assert "FAIL  no_such_package_xyz" in out and "./open-course.sh" in out
