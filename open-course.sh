@@ -14,6 +14,9 @@ for arg in "$@"; do
   esac
 done
 
+# Containers often run as root, which JupyterLab refuses without being told.
+if [ "$(id -u)" = 0 ]; then jupyter_args+=(--allow-root); fi
+
 install_course ""
 cd "$COURSE_ROOT"
 .venv/bin/course-grader release
