@@ -7,9 +7,13 @@ function from the notebook and only wires sliders and buttons to it.
 
 from __future__ import annotations
 
+import html
 from typing import Callable, Sequence
 
 import ipywidgets as w
+import numpy as np
+
+from .plots import heatmap
 
 
 def text_generator(
@@ -38,3 +42,64 @@ def text_generator(
     panel = w.VBox([w.HBox([order, heat]), w.HBox([seed_box, button]), output])
     on_click()
     return panel
+
+
+def highlight_html(words: Sequence[str], weights: Sequence[float], focus: int | None = None) -> str:
+    """Words as HTML, each shaded by its weight (the darkest is the largest); ``focus`` underlined."""
+    top = max(float(np.max(weights)), 1e-12)
+    spans = []
+    for index, (word, weight) in enumerate(zip(words, weights)):
+        alpha = float(weight) / top
+        underline = "text-decoration: underline;" if index == focus else ""
+        spans.append(
+            f'<span title="{float(weight):.3f}" style="background: rgba(214, 39, 40, {alpha:.2f}); '
+            f'padding: 2px 4px; margin: 1px; border-radius: 3px; {underline}">{html.escape(word)}</span>'
+        )
+    return "<div style='line-height: 2.2em'>" + " ".join(spans) + "</div>"
+
+
+def attention_inspector(
+    sentences: Sequence[Sequence[str]],
+    weights: np.ndarray,
+    labels: Sequence[str] | None = None,
+) -> w.VBox:
+    """Pick a sentence, layer, head and query word; see its attention as a heatmap and as shaded words.
+
+    ``weights`` has shape (sentences, layers, heads, T, T): weights[s, l, h, q, k]
+    is how much query position q attends to key position k.
+    """
+    weights = np.asarray(weights)
+    _, num_layers, num_heads, _, _ = weights.shape
+    sentence = w.Dropdown(
+        options=[(labels[i] if labels else " ".join(s), i) for i, s in enumerate(sentences)],
+        description="sentence", layout=w.Layout(width="60%"),
+    )
+    layer = w.Dropdown(options=list(range(num_layers)), value=num_layers - 1, description="layer")
+    head = w.Dropdown(options=[("average", -1)] + [(str(h), h) for h in range(num_heads)], description="head")
+    query = w.Dropdown(description="query word")
+    words = w.HTML()
+    output = w.Output()
+
+    def current_map():
+        maps = weights[sentence.value, layer.value]
+        return maps.mean(axis=0) if head.value == -1 else maps[head.value]
+
+    def on_sentence(_=None):
+        query.options = [(f"{i}: {word}", i) for i, word in enumerate(sentences[sentence.value])]
+        query.value = 0
+
+    def render(_=None):
+        tokens = list(sentences[sentence.value])
+        attention = current_map()
+        words.value = highlight_html(tokens, attention[query.value], focus=query.value)
+        output.clear_output(wait=True)
+        with output:
+            heatmap(attention, tokens, tokens, highlight_row=query.value,
+                    title=f"layer {layer.value}, head {head.label}")
+
+    sentence.observe(on_sentence, names="value")
+    on_sentence()
+    for control in (sentence, layer, head, query):
+        control.observe(render, names="value")
+    render()
+    return w.VBox([sentence, w.HBox([layer, head, query]), words, output])

@@ -50,3 +50,24 @@ def test_environment_check_reports_ok_and_failures(capsys):
     assert environment.check(["numpy", "no_such_package_xyz"], needs_data=False) is False
     out = capsys.readouterr().out
     assert "FAIL  no_such_package_xyz" in out and "./open-course.sh" in out
+
+
+def test_highlight_html_shades_by_weight_and_escapes_words():
+    html = widgets.highlight_html(["<b>", "wine"], [0.25, 0.75], focus=1)
+    assert "&lt;b&gt;" in html and "<b>" not in html
+    assert "rgba(214, 39, 40, 0.33)" in html and "rgba(214, 39, 40, 1.00)" in html
+    assert html.count("underline") == 1
+
+
+def test_attention_inspector_follows_its_controls():
+    import numpy as np
+
+    weights = np.zeros((2, 2, 2, 3, 3))
+    weights[1, 0, 1, 2] = [0.1, 0.2, 0.7]
+    panel = widgets.attention_inspector([["a", "b", "c"], ["x", "y", "z"]], weights)
+    sentence = panel.children[0]
+    layer, head, query = panel.children[1].children
+    words = panel.children[2]
+    sentence.value, layer.value, head.value, query.value = 1, 0, 1, 2
+    assert [option[0] for option in query.options] == ["0: x", "1: y", "2: z"]
+    assert 'title="0.700"' in words.value and "underline;\">z<" in words.value
