@@ -37,7 +37,7 @@ def test_unknown_unit_is_a_clear_error_not_a_traceback(tmp_path, capsys):
     assert "Unknown unit '99'" in error and "01_ngrams_rnn" in error
     assert "Traceback" not in error
     with pytest.raises(UnitError):
-        find_unit("attention")
+        find_unit("pink_elephant")
 
 
 @pytest.mark.parametrize("filename, student", [
