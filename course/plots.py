@@ -63,12 +63,19 @@ def heatmap(
     highlight_row: int | None = None,
     xlabel: str = "key (attended to)",
     ylabel: str = "query (attending)",
+    signed: bool = False,
 ):
-    """A weight matrix with its labels, e.g. attention weights (rows: queries, columns: keys)."""
+    """A matrix with its labels, e.g. attention weights (rows: queries, columns: keys).
+
+    ``signed`` uses a diverging colour map centred on 0, for values of both signs.
+    """
     matrix = np.asarray(matrix)
-    size = max(3.5, 0.45 * len(column_labels) + 2)
-    figure, axes = plt.subplots(figsize=(size, max(3, 0.4 * len(row_labels) + 1.5)))
-    image = axes.imshow(matrix, cmap="Reds", vmin=0, vmax=max(float(matrix.max()), 1e-12))
+    width = min(10, max(3.5, 0.45 * len(column_labels) + 2))
+    height = min(8, max(3, 0.4 * len(row_labels) + 1.5))
+    figure, axes = plt.subplots(figsize=(width, height))
+    limit = max(float(np.abs(matrix).max()), 1e-12)
+    colours = dict(cmap="RdBu_r", vmin=-limit, vmax=limit) if signed else dict(cmap="Reds", vmin=0, vmax=limit)
+    image = axes.imshow(matrix, aspect="auto", **colours)
     axes.set_xticks(range(len(column_labels)), column_labels, rotation=60, ha="right")
     axes.set_yticks(range(len(row_labels)), row_labels)
     if highlight_row is not None:
@@ -76,5 +83,22 @@ def heatmap(
                                      fill=False, edgecolor="black", linewidth=2))
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     figure.colorbar(image, ax=axes, fraction=0.046)
+    figure.tight_layout()
+    plt.show()
+
+
+def scatter_groups(points, labels: Sequence[str], groups: Sequence[str], title: str, highlight: str | None = None):
+    """2-D points, one colour per group, each labelled; ``highlight`` is circled."""
+    points = np.asarray(points)
+    figure, axes = plt.subplots(figsize=(7, 5.5))
+    for group in dict.fromkeys(groups):
+        members = [i for i, g in enumerate(groups) if g == group]
+        axes.scatter(points[members, 0], points[members, 1], label=group, s=25)
+    for (px, py), label in zip(points, labels):
+        axes.annotate(label, (px, py), textcoords="offset points", xytext=(3, 3), fontsize=8)
+        if label == highlight:
+            axes.scatter([px], [py], s=250, facecolors="none", edgecolors="black", linewidths=2)
+    axes.set(title=title, xticks=[], yticks=[])
+    axes.legend(loc="best", fontsize=8)
     figure.tight_layout()
     plt.show()

@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import ipywidgets as w
 import numpy as np
 
-from .plots import heatmap
+from .plots import heatmap, scatter_groups
 
 
 def text_generator(
@@ -103,3 +103,38 @@ def attention_inspector(
         control.observe(render, names="value")
     render()
     return w.VBox([sentence, w.HBox([layer, head, query]), words, output])
+
+
+def embedding_explorer(
+    words: Sequence[str],
+    neighbours: Callable[[str], list[tuple[str, float]]],
+    projection: np.ndarray,
+    groups: Sequence[str],
+) -> w.VBox:
+    """Type or pick a word: see its nearest neighbours, and where it sits in a 2-D projection.
+
+    ``neighbours(word)`` returns (word, similarity) pairs, computed by the notebook;
+    ``projection`` holds one 2-D point per entry of ``words``, coloured by ``groups``.
+    """
+    choice = w.Combobox(options=list(words), value=words[0], description="word", ensure_option=False)
+    table = w.HTML()
+    output = w.Output()
+
+    def render(_=None):
+        word = choice.value.strip().lower()
+        try:
+            rows = neighbours(word)
+        except KeyError:
+            table.value = f"<i>{html.escape(word)!s} is not in the vocabulary.</i>"
+            return
+        table.value = "<table>" + "".join(
+            f"<tr><td>{html.escape(other)}</td><td>{similarity:.3f}</td></tr>" for other, similarity in rows
+        ) + "</table>"
+        output.clear_output(wait=True)
+        with output:
+            scatter_groups(projection, words, groups, title="Word vectors, projected to 2-D",
+                           highlight=word if word in words else None)
+
+    choice.observe(render, names="value")
+    render()
+    return w.VBox([choice, w.HBox([table, output])])

@@ -71,3 +71,20 @@ def test_attention_inspector_follows_its_controls():
     sentence.value, layer.value, head.value, query.value = 1, 0, 1, 2
     assert [option[0] for option in query.options] == ["0: x", "1: y", "2: z"]
     assert 'title="0.700"' in words.value and "underline;\">z<" in words.value
+
+
+def test_embedding_explorer_shows_neighbours_and_unknown_words():
+    import numpy as np
+
+    table = {"red": [("white", 0.9)], "cherry": [("plum", 0.8), ("berry", 0.7)]}
+
+    def neighbours(word):
+        return table[word]  # KeyError for words outside the vocabulary, as in the notebook
+
+    panel = widgets.embedding_explorer(["red", "cherry"], neighbours, np.eye(2), ["colours", "fruits"])
+    choice, (words, _) = panel.children[0], panel.children[1].children
+    assert "white" in words.value
+    choice.value = "Cherry "
+    assert "plum" in words.value and "berry" in words.value
+    choice.value = "zinfandel"
+    assert "not in the vocabulary" in words.value

@@ -1,0 +1,58 @@
+"""Wrong answers the hidden tests of Unit 2 must catch (never released to students).
+
+For each solution cell (by nbgrader grade_id): plausible student mistakes, each
+written as text edits of the reference solution, (old, new) pairs applied in
+order. tests/test_contract.py checks that every edit applies and that every
+mutant fails at least one of the exercise's tests.
+"""
+
+MUTANTS = {
+    "pad_punctuation": {
+        "runs of spaces kept": [('return re.sub(" +", " ", padded).strip(" ")', 'return padded.strip(" ")')],
+        "space after the mark only": [('r" \\1 "', 'r"\\1 "')],
+        "ends not stripped": [('.strip(" ")', "")],
+        "every non-word character padded": [('f"([{re.escape(string.punctuation)}])"', 'r"([^\\w\\s])"')],
+    },
+    "merge_pair": {
+        "overlapping matches merged": [("            i += 2\n", "            i += 1\n")],
+        "last id dropped": [("while i < len(ids):", "while i < len(ids) - 1:")],
+        "only the first occurrence merged": [("if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):",
+                                              "if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair) and new_id not in merged:")],
+    },
+    "bpe_encode": {
+        "one merge per chunk": [("while len(chunk_ids) >= 2:", "if len(chunk_ids) >= 2:")],
+        "latest merge first": [("min(zip(chunk_ids, chunk_ids[1:]), key=lambda p: merges.get(p, math.inf))",
+                                "max(zip(chunk_ids, chunk_ids[1:]), key=lambda p: merges.get(p, -math.inf))")],
+        "merges applied in dictionary order": [(
+            "        while len(chunk_ids) >= 2:\n"
+            "            pair = min(zip(chunk_ids, chunk_ids[1:]), key=lambda p: merges.get(p, math.inf))\n"
+            "            if pair not in merges:\n"
+            "                break\n"
+            "            chunk_ids = merge_pair(chunk_ids, pair, merges[pair])\n",
+            "        for pair, new_id in merges.items():\n"
+            "            chunk_ids = merge_pair(chunk_ids, pair, new_id)\n")],
+    },
+    "bpe_decode": {
+        "each token decoded on its own": [('b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")',
+                                           '"".join(vocab[i].decode("utf-8", errors="replace") for i in ids)')],
+        "tokens joined with spaces": [('b"".join(', 'b" ".join(')],
+    },
+    "skipgram_pairs": {
+        "right-hand context only": [("range(max(0, i - window), min(len(ids), i + window + 1))",
+                                     "range(i + 1, min(len(ids), i + window + 1))")],
+        "window one too small": [("i + window + 1", "i + window")],
+        "the word paired with itself": [("            if j != i:\n                pairs", "            if True:\n                pairs")],
+    },
+    "nearest_neighbours": {
+        "dot product, not cosine": [("unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)", "unit = vectors")],
+        "the query is its own neighbour": [("    similarities[query] = -np.inf\n", "")],
+        "least similar first": [("np.argsort(-similarities, kind=\"stable\")", "np.argsort(similarities, kind=\"stable\")")],
+    },
+    "positional_encoding": {
+        "sin and cos swapped": [("encoding[:, 0::2] = np.sin(angles)", "encoding[:, 0::2] = np.cos(angles)"),
+                                ("encoding[:, 1::2] = np.cos(angles)", "encoding[:, 1::2] = np.sin(angles)")],
+        "exponent i/d instead of 2i/d": [("np.arange(0, d_model, 2) / d_model", "np.arange(0, d_model, 2) / (2 * d_model)")],
+        "halves instead of interleaved": [("encoding[:, 0::2] = np.sin(angles)", "encoding[:, :d_model // 2] = np.sin(angles)"),
+                                          ("encoding[:, 1::2] = np.cos(angles)", "encoding[:, d_model // 2:] = np.cos(angles)")],
+    },
+}
