@@ -24,7 +24,7 @@ def release_differences(committed: Path, fresh: Path) -> list[str]:
 
 def leaks(source_notebook, release_folder: Path) -> list[str]:
     """Solution text, hidden tests or test-only files found in a release folder."""
-    secrets = nb.secret_lines(source_notebook) - nb.public_lines(source_notebook)
+    secrets = nb.private_lines(source_notebook)
     problems = []
     for path in sorted(release_folder.rglob("*")):
         if not path.is_file():

@@ -78,6 +78,12 @@ def public_lines(notebook) -> set[str]:
     return lines
 
 
+def private_lines(notebook) -> set[str]:
+    """Secret lines that students cannot see anyway (not part of any visible line)."""
+    public = public_lines(notebook)
+    return {line for line in secret_lines(notebook) if not any(line in shown for shown in public)}
+
+
 @contextmanager
 def live_kernel(notebook, folder: Path, timeout: int = 600):
     """A kernel that has run ``notebook`` top to bottom; yields (client, run) where

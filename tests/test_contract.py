@@ -124,7 +124,7 @@ def test_f_every_mutant_loses_points(unit, executed_source):
 def test_course_package_holds_no_answer(unit):
     """course/ is infrastructure: it must not define a graded function or hold solution lines."""
     source = nb.read(unit.notebook)
-    secrets = nb.secret_lines(source) - nb.public_lines(source)
+    secrets = nb.private_lines(source)
     for module in (REPOSITORY / "course").rglob("*.py"):
         text = module.read_text()
         for exercise in nb.answer_cells(source):
