@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -148,15 +149,63 @@ def register_assignment(unit: Unit, workspace: Path) -> None:
         raise GraderError(f"could not register {unit.name} in the gradebook: {nbgrader_error(process)}")
 
 
-def autograde_one(unit: Unit, student: str, workspace: Path) -> Result:
+def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str) -> Result:
+    """Autograde one submission with nbgrader, in its own process."""
     try:
-        process = nbgrader(["autograde", unit.name, f"--student={student}", "--force"], workspace,
+        process = nbgrader(["autograde", unit.name, f"--student={student}", "--force", *extra], workspace,
                            timeout=SUBMISSION_TIMEOUT)
     except subprocess.TimeoutExpired:
         return Result(student, None, 0, f"not graded: ran over {SUBMISSION_TIMEOUT} s")
     if process.returncode != 0:
         return Result(student, None, 0, f"not graded: {nbgrader_error(process)}")
     return Result(student, None, 0, "graded")
+
+
+def execute_in_scratch(unit: Unit, student: str, workspace: Path) -> Result:
+    """Phase 1 of parallel grading: run one submission in a private copy of the workspace.
+
+    The scratch gets its own copy of the gradebook, so no two processes ever
+    write to one SQLite file; its autograded notebook (with outputs) goes to
+    ``executed/`` for the single writer of phase 2.
+    """
+    with tempfile.TemporaryDirectory(prefix=f"grade-{student}-") as scratch_name:
+        scratch = Path(scratch_name)
+        shutil.copy(workspace / "gradebook.db", scratch / "gradebook.db")
+        shutil.copytree(workspace / "submitted" / student / unit.name, scratch / "submitted" / student / unit.name)
+        result = autograde_one(unit, student, scratch)
+        if result.status == "graded":
+            executed = workspace / "executed" / student / unit.name
+            shutil.rmtree(executed, ignore_errors=True)
+            shutil.copytree(scratch / "autograded" / student / unit.name, executed)
+    return result
+
+
+def autograde_all(args: list[str], workspace: Path) -> int:
+    """The exit status of one nbgrader run over all students (-1 if it ran out of time)."""
+    try:
+        return nbgrader(args, workspace, timeout=SUBMISSION_TIMEOUT).returncode
+    except subprocess.TimeoutExpired:
+        return -1
+
+
+def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers: int) -> list[Result]:
+    """Execute submissions concurrently, then record every grade from one process.
+
+    Phase 2 re-runs nbgrader's autograde without executing anything: it reads the
+    executed notebooks and saves their grades, exactly as a serial run would.
+    """
+    shutil.rmtree(workspace / "executed", ignore_errors=True)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(execute_in_scratch, unit, student, workspace) for student in students]
+        results = [f.result() for f in tqdm(as_completed(futures), total=len(futures),
+                                             desc=f"grade {unit.name} ({workers} workers)", unit="notebook")]
+    record = ["autograde", unit.name, "--force", "--no-execute",
+              f"--CourseDirectory.submitted_directory={(workspace / 'executed').resolve()}"]
+    executed = [r for r in results if r.status == "graded"]
+    if executed and autograde_all(record, workspace) != 0:
+        for result in executed:  # find out which one failed, student by student
+            result.status = autograde_one(unit, result.student, workspace, *record[3:]).status
+    return sorted(results, key=lambda r: r.student)
 
 
 def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict]:
@@ -197,11 +246,15 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def grade(unit: Unit, workspace: Path) -> tuple[list[Result], Path]:
+def grade(unit: Unit, workspace: Path, workers: int = 1) -> tuple[list[Result], Path]:
     """Autograde every submission of ``unit``, export scores and generate feedback."""
     students = submitted_students(unit, workspace)
     register_assignment(unit, workspace)
-    results = [autograde_one(unit, student, workspace) for student in tqdm(students, desc=f"grade {unit.name}", unit="notebook")]
+    if workers > 1:
+        results = grade_in_parallel(unit, students, workspace, workers)
+    else:
+        results = [autograde_one(unit, student, workspace)
+                   for student in tqdm(students, desc=f"grade {unit.name}", unit="notebook")]
     rows = read_scores(unit, results, workspace)
     scores_csv = workspace / f"scores-{unit.name}.csv"
     write_csv(rows, scores_csv)
@@ -234,6 +287,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     collect_parser.add_argument("--student-pattern", help="regex with a (?P<student_id>...) group, matched on file names")
     grade_parser = commands.add_parser("grade", help="autograde, export scores, generate feedback")
     grade_parser.add_argument("unit")
+    grade_parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                              help="submissions graded at once (default: the number of cores)")
     return parser.parse_args(argv)
 
 
@@ -254,7 +309,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"skipped {name}: not a readable Jupyter notebook (ask the student to submit the .ipynb again)",
                   file=sys.stderr)
         return 1 if unreadable else 0
-    results, scores_csv = grade(unit, workspace)
+    if args.workers < 1:
+        raise GraderError(f"--workers must be at least 1, not {args.workers}")
+    results, scores_csv = grade(unit, workspace, args.workers)
     print(summary_table(results))
     print(f"\nScores: {scores_csv}\nFeedback: {workspace / 'feedback'}")
     failed = [r for r in results if r.status != "graded"]

@@ -50,3 +50,12 @@ c.IgnorePattern.pattern = (
     r"(oneDNN custom operations|cuda_(dnn|fft|blas)|Unable to register|"
     r"TF-TRT Warning|computation_placer|AVX2 FMA|E0000 |W0000 |I0000 |absl::InitializeLog)"
 )
+
+# Feedback keeps test names, points and messages but not the hidden tests' code
+# (set COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS=1 to get nbgrader's full feedback).
+if os.environ.get("COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS") != "1":
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "autograder.feedback.HideHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]

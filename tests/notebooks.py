@@ -78,6 +78,14 @@ def public_lines(notebook) -> set[str]:
     return lines
 
 
+def hidden_test_lines(notebook, min_length: int = 12) -> set[str]:
+    """Distinctive lines of the hidden tests that appear nowhere visible."""
+    public = public_lines(notebook)
+    hidden = {line.strip() for cell in notebook.cells for region in HIDDEN_REGION.findall(cell.source)
+              for line in region.splitlines() if len(line.strip()) >= min_length}
+    return {line for line in hidden if not any(line in shown for shown in public)}
+
+
 def private_lines(notebook) -> set[str]:
     """Secret lines that students cannot see anyway (not part of any visible line)."""
     public = public_lines(notebook)

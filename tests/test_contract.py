@@ -14,6 +14,7 @@ A new unit is a new folder in source/: it is picked up here with no change.
 from __future__ import annotations
 
 import csv
+import html
 import runpy
 import shutil
 
@@ -120,6 +121,18 @@ def test_f_every_mutant_loses_points(unit, executed_source):
     for exercise, cell in answers.items():
         assert run(cell.source) is None
         assert all(run(t.source) is None for t in nb.tests_of(exercise, notebook).values()), exercise
+
+def test_feedback_names_tests_but_hides_their_hidden_code(unit, graded):
+    _, _, workspace = graded(unit)
+    hidden = nb.hidden_test_lines(nb.read(unit.notebook))
+    assert hidden, "the unit should have hidden tests"
+    for student in ("solution", "blank"):
+        page = (workspace / "feedback" / student / unit.name / unit.notebook.with_suffix(".html").name).read_text()
+        page = html.unescape(page)
+        assert [line for line in hidden if line in page] == [], f"{student}'s feedback shows hidden tests"
+        assert "their code is not shown" in page
+    assert nb.NOT_DONE_MESSAGE in page, "the blank notebook's feedback says what to do"
+
 
 def test_course_package_holds_no_answer(unit):
     """course/ is infrastructure: it must not define a graded function or hold solution lines."""
