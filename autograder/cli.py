@@ -149,11 +149,18 @@ def register_assignment(unit: Unit, workspace: Path) -> None:
         raise GraderError(f"could not register {unit.name} in the gradebook: {nbgrader_error(process)}")
 
 
-def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str) -> Result:
+def thread_limits(threads: int) -> dict[str, str]:
+    """Environment that keeps BLAS and TensorFlow to ``threads`` threads, so workers do not fight over cores."""
+    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+             "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+    return {name: str(threads) for name in names}
+
+
+def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str, **env: str) -> Result:
     """Autograde one submission with nbgrader, in its own process."""
     try:
         process = nbgrader(["autograde", unit.name, f"--student={student}", "--force", *extra], workspace,
-                           timeout=SUBMISSION_TIMEOUT)
+                           timeout=SUBMISSION_TIMEOUT, **env)
     except subprocess.TimeoutExpired:
         return Result(student, None, 0, f"not graded: ran over {SUBMISSION_TIMEOUT} s")
     if process.returncode != 0:
@@ -161,7 +168,7 @@ def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str) -> Res
     return Result(student, None, 0, "graded")
 
 
-def execute_in_scratch(unit: Unit, student: str, workspace: Path) -> Result:
+def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) -> Result:
     """Phase 1 of parallel grading: run one submission in a private copy of the workspace.
 
     The scratch gets its own copy of the gradebook, so no two processes ever
@@ -172,7 +179,7 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Path) -> Result:
         scratch = Path(scratch_name)
         shutil.copy(workspace / "gradebook.db", scratch / "gradebook.db")
         shutil.copytree(workspace / "submitted" / student / unit.name, scratch / "submitted" / student / unit.name)
-        result = autograde_one(unit, student, scratch)
+        result = autograde_one(unit, student, scratch, **thread_limits(threads))
         if result.status == "graded":
             executed = workspace / "executed" / student / unit.name
             shutil.rmtree(executed, ignore_errors=True)
@@ -196,7 +203,8 @@ def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers:
     """
     shutil.rmtree(workspace / "executed", ignore_errors=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(execute_in_scratch, unit, student, workspace) for student in students]
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        futures = [pool.submit(execute_in_scratch, unit, student, workspace, threads) for student in students]
         results = [f.result() for f in tqdm(as_completed(futures), total=len(futures),
                                              desc=f"grade {unit.name} ({workers} workers)", unit="notebook")]
     record = ["autograde", unit.name, "--force", "--no-execute",
