@@ -67,15 +67,30 @@ def nbgrader_error(process: subprocess.CompletedProcess) -> str:
 
 
 def release(units: list[Unit], release_directory: Path = RELEASE, workspace: Path = DEFAULT_WORKSPACE) -> None:
-    """Generate the student version of each unit with nbgrader."""
-    for unit in tqdm(units, desc="release", unit="unit"):
-        process = nbgrader(
-            ["generate_assignment", unit.name, "--force", "--no-db"],
-            workspace,
-            COURSE_RELEASE_DIRECTORY=str(release_directory.resolve()),
-        )
-        if process.returncode != 0:
-            raise GraderError(f"release of {unit.name} failed: {nbgrader_error(process)}")
+    """Generate the student version of each unit with nbgrader.
+
+    nbgrader writes into a scratch folder first; a unit's release folder is
+    replaced only when its content changed, so readers never see it half-written.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        for unit in tqdm(units, desc="release", unit="unit"):
+            process = nbgrader(["generate_assignment", unit.name, "--force", "--no-db"], workspace,
+                               COURSE_RELEASE_DIRECTORY=scratch)
+            if process.returncode != 0:
+                raise GraderError(f"release of {unit.name} failed: {nbgrader_error(process)}")
+            replace_if_changed(Path(scratch) / unit.name, release_directory / unit.name)
+
+
+def folder_content(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+
+
+def replace_if_changed(fresh: Path, target: Path) -> None:
+    if folder_content(fresh) != folder_content(target):
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(fresh, target)
 
 
 def flat_name(relative: str) -> str:

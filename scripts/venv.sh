@@ -28,18 +28,26 @@ torch_index_args() {
   fi
 }
 
+# Install only when the requirements changed since the last install. The stamp
+# lists the extras installed; the plain install is part of every one of them.
+needs_install() {
+  local stamp="$1" extras="$2"
+  [ -f "$stamp" ] || return 0
+  [ -n "$extras" ] || return 1
+  ! grep -qxF "extras:$extras" "$stamp"
+}
+
 install_course() {
   local extras="${1:-}"
   require_python
   [ -x "$VENV/bin/python" ] || "$PYTHON_FOR_VENV" -m venv "$VENV"
-  # Reinstall only when the requirements changed since the last install.
-  local stamp="$VENV/.installed-$(cat "$COURSE_ROOT/pyproject.toml" | cksum | cut -d' ' -f1)$extras"
-  if [ ! -f "$stamp" ]; then
+  local stamp="$VENV/.installed-$(cksum < "$COURSE_ROOT/pyproject.toml" | cut -d' ' -f1)"
+  if needs_install "$stamp" "$extras"; then
     echo "Installing the course and its packages into .venv (first time: a few minutes, ~3 GB)..."
     "$VENV/bin/python" -m pip install --quiet --upgrade pip
     # shellcheck disable=SC2046
     "$VENV/bin/python" -m pip install --quiet $(torch_index_args) -e "$COURSE_ROOT$extras"
     "$VENV/bin/python" -m pip check
-    touch "$stamp"
+    echo "extras:$extras" >> "$stamp"
   fi
 }
