@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from typing import Mapping, Sequence
 
@@ -64,10 +65,12 @@ def heatmap(
     xlabel: str = "key (attended to)",
     ylabel: str = "query (attending)",
     signed: bool = False,
+    show: bool = True,
 ):
     """A matrix with its labels, e.g. attention weights (rows: queries, columns: keys).
 
-    ``signed`` uses a diverging colour map centred on 0, for values of both signs.
+    ``signed`` uses a diverging colour map centred on 0, for values of both signs;
+    ``show=False`` returns the figure instead of showing it (for widgets).
     """
     matrix = np.asarray(matrix)
     width = min(10, max(3.5, 0.45 * len(column_labels) + 2))
@@ -83,11 +86,11 @@ def heatmap(
                                      fill=False, edgecolor="black", linewidth=2))
     axes.set(xlabel=xlabel, ylabel=ylabel, title=title)
     figure.colorbar(image, ax=axes, fraction=0.046)
-    figure.tight_layout()
-    plt.show()
+    return finish(figure, show)
 
 
-def scatter_groups(points, labels: Sequence[str], groups: Sequence[str], title: str, highlight: str | None = None):
+def scatter_groups(points, labels: Sequence[str], groups: Sequence[str], title: str, highlight: str | None = None,
+                   show: bool = True):
     """2-D points, one colour per group, each labelled; ``highlight`` is circled."""
     points = np.asarray(points)
     figure, axes = plt.subplots(figsize=(7, 5.5))
@@ -100,5 +103,21 @@ def scatter_groups(points, labels: Sequence[str], groups: Sequence[str], title: 
             axes.scatter([px], [py], s=250, facecolors="none", edgecolors="black", linewidths=2)
     axes.set(title=title, xticks=[], yticks=[])
     axes.legend(loc="best", fontsize=8)
+    return finish(figure, show)
+
+
+def finish(figure, show: bool):
+    """Show the figure (notebook cells), or return it unshown (widgets render it themselves)."""
     figure.tight_layout()
-    plt.show()
+    if show:
+        plt.show()
+        return None
+    return figure
+
+
+def png_bytes(figure) -> bytes:
+    """The figure as PNG bytes, and the figure closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=90)
+    plt.close(figure)
+    return buffer.getvalue()

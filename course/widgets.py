@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import ipywidgets as w
 import numpy as np
 
-from .plots import heatmap, scatter_groups
+from .plots import heatmap, png_bytes, scatter_groups
 
 
 def text_generator(
@@ -31,15 +31,13 @@ def text_generator(
     heat = w.FloatSlider(value=temperature, min=0.1, max=3.0, step=0.1, description="temperature")
     seed_box = w.BoundedIntText(value=seed, min=0, max=10**6, description="seed")
     button = w.Button(description="Generate", button_style="primary", icon="play")
-    output = w.Output(layout=w.Layout(border="1px solid #ddd", padding="4px", min_height="3em"))
+    sample = w.HTML(layout=w.Layout(border="1px solid #ddd", padding="4px", min_height="3em"))
 
     def on_click(_=None):
-        output.clear_output()
-        with output:
-            print(generate(order.value, heat.value, seed_box.value))
+        sample.value = html.escape(generate(order.value, heat.value, seed_box.value))
 
     button.on_click(on_click)
-    panel = w.VBox([w.HBox([order, heat]), w.HBox([seed_box, button]), output])
+    panel = w.VBox([w.HBox([order, heat]), w.HBox([seed_box, button]), sample])
     on_click()
     return panel
 
@@ -78,7 +76,7 @@ def attention_inspector(
     head = w.Dropdown(options=[("average", -1)] + [(str(h), h) for h in range(num_heads)], description="head")
     query = w.Dropdown(description="query word")
     words = w.HTML()
-    output = w.Output()
+    picture = w.Image(format="png")
 
     def current_map():
         maps = weights[sentence.value, layer.value]
@@ -92,17 +90,15 @@ def attention_inspector(
         tokens = list(sentences[sentence.value])
         attention = current_map()
         words.value = highlight_html(tokens, attention[query.value], focus=query.value)
-        output.clear_output(wait=True)
-        with output:
-            heatmap(attention, tokens, tokens, highlight_row=query.value,
-                    title=f"layer {layer.value}, head {head.label}")
+        picture.value = png_bytes(heatmap(attention, tokens, tokens, highlight_row=query.value,
+                                          title=f"layer {layer.value}, head {head.label}", show=False))
 
     sentence.observe(on_sentence, names="value")
     on_sentence()
     for control in (sentence, layer, head, query):
         control.observe(render, names="value")
     render()
-    return w.VBox([sentence, w.HBox([layer, head, query]), words, output])
+    return w.VBox([sentence, w.HBox([layer, head, query]), words, picture])
 
 
 def embedding_explorer(
@@ -118,7 +114,7 @@ def embedding_explorer(
     """
     choice = w.Combobox(options=list(words), value=words[0], description="word", ensure_option=False)
     table = w.HTML()
-    output = w.Output()
+    picture = w.Image(format="png")
 
     def render(_=None):
         word = choice.value.strip().lower()
@@ -130,11 +126,9 @@ def embedding_explorer(
         table.value = "<table>" + "".join(
             f"<tr><td>{html.escape(other)}</td><td>{similarity:.3f}</td></tr>" for other, similarity in rows
         ) + "</table>"
-        output.clear_output(wait=True)
-        with output:
-            scatter_groups(projection, words, groups, title="Word vectors, projected to 2-D",
-                           highlight=word if word in words else None)
+        picture.value = png_bytes(scatter_groups(projection, words, groups, title="Word vectors, projected to 2-D",
+                                                 highlight=word if word in words else None, show=False))
 
     choice.observe(render, names="value")
     render()
-    return w.VBox([choice, w.HBox([table, output])])
+    return w.VBox([choice, w.HBox([table, picture])])

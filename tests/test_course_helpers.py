@@ -42,6 +42,7 @@ def test_text_generator_calls_generate_with_the_controls_values():
     order.value, temperature.value, seed.value = 1, 2.0, 9
     button.click()
     assert calls[-1] == (1, 2.0, 9)
+    assert panel.children[2].value == "text"
 
 
 def test_environment_check_reports_ok_and_failures(capsys):
@@ -71,6 +72,7 @@ def test_attention_inspector_follows_its_controls():
     sentence.value, layer.value, head.value, query.value = 1, 0, 1, 2
     assert [option[0] for option in query.options] == ["0: x", "1: y", "2: z"]
     assert 'title="0.700"' in words.value and "underline;\">z<" in words.value
+    assert bytes(panel.children[3].value).startswith(b"\x89PNG"), "the heatmap is drawn as a picture"
 
 
 def test_embedding_explorer_shows_neighbours_and_unknown_words():
@@ -86,5 +88,6 @@ def test_embedding_explorer_shows_neighbours_and_unknown_words():
     assert "white" in words.value
     choice.value = "Cherry "
     assert "plum" in words.value and "berry" in words.value
+    assert bytes(panel.children[1].children[1].value).startswith(b"\x89PNG")
     choice.value = "zinfandel"
     assert "not in the vocabulary" in words.value
