@@ -4,7 +4,23 @@
 set -euo pipefail
 source "$(dirname "$0")/scripts/venv.sh"
 
+# The browser test drives Debian's Chromium (Playwright never downloads a browser).
+# CI is a Debian machine running as root: install it there when it is missing.
+ensure_chromium() {
+  command -v chromium >/dev/null && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "Installing Debian's chromium for the browser test..."
+    { DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; } >/dev/null ||
+      { echo "error: apt-get could not install chromium (needed by tests/test_browser_jupyterlab.py)" >&2; exit 1; }
+  else
+    export COURSE_NO_BROWSER="no chromium, and it cannot be installed here (needs root and apt-get): install Debian's chromium package or set COURSE_CHROMIUM"
+    echo "warning: $COURSE_NO_BROWSER; the browser tests are skipped" >&2
+  fi
+}
+
 install_course "[test]"
+ensure_chromium
 cd "$COURSE_ROOT"
 if [ -z "${COURSE_DATA_DIR:-}" ] && [ -d ../shared/data ]; then
   export COURSE_DATA_DIR="$(cd ../shared/data && pwd)"

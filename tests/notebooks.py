@@ -120,3 +120,18 @@ def errors_in(notebook) -> list[str]:
             if output.output_type == "error":
                 found.append(f"cell {index}: {output.ename}: {output.evalue[:300]}")
     return found
+
+
+def without_solution_markers(source: str) -> str:
+    """A solution cell's code as a student who finished would have it: the markers removed."""
+    return "\n".join(line for line in source.splitlines() if line.strip() not in
+                     ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def completed_release(source_notebook, released_notebook):
+    """The released notebook with every autograded answer cell filled in with the reference answer:
+    the state of a student who has done the exercises."""
+    answers = answer_cells(source_notebook)
+    for grade_id, cell in answer_cells(released_notebook).items():
+        cell.source = without_solution_markers(answers[grade_id].source)
+    return released_notebook

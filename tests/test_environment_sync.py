@@ -1,4 +1,4 @@
-"""pyproject.toml and environment.yml must ask for the same packages."""
+"""pyproject.toml and environment.yml must ask for the same packages (the course's and the tests')."""
 
 try:
     import tomllib
@@ -15,5 +15,6 @@ def test_environment_yml_lists_the_same_packages_as_pyproject():
     environment = yaml.safe_load((REPOSITORY / "environment.yml").read_text())
     pip_section = next(d["pip"] for d in environment["dependencies"] if isinstance(d, dict))
     conda_packages = {line for line in pip_section if not line.startswith("-")}
-    assert conda_packages == set(pyproject["project"]["dependencies"])
+    project = pyproject["project"]
+    assert conda_packages == set(project["dependencies"]) | set(project["optional-dependencies"]["test"])
     assert "-e ." in pip_section, "conda users get the course package itself too"
