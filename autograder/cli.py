@@ -27,6 +27,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from .setup_cell import ensure_setup_cell
 from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
 
 CONFIG_FOLDER = Path(__file__).resolve().parent
@@ -69,9 +70,13 @@ def nbgrader_error(process: subprocess.CompletedProcess) -> str:
 def release(units: list[Unit], release_directory: Path = RELEASE, workspace: Path = DEFAULT_WORKSPACE) -> None:
     """Generate the student version of each unit with nbgrader.
 
-    nbgrader writes into a scratch folder first; a unit's release folder is
+    Each source notebook first gets the Colab set-up cell if it lacks it (or has
+    an old one). nbgrader writes into a scratch folder first; a unit's release folder is
     replaced only when its content changed, so readers never see it half-written.
     """
+    for unit in units:
+        if ensure_setup_cell(unit.notebook):
+            print(f"Added the Colab set-up cell to {unit.notebook.relative_to(REPOSITORY)}")
     with tempfile.TemporaryDirectory() as scratch:
         for unit in tqdm(units, desc="release", unit="unit"):
             process = nbgrader(["generate_assignment", unit.name, "--force", "--no-db"], workspace,

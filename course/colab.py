@@ -1,0 +1,35 @@
+"""Google Colab: the set-up cell every notebook starts with, and where it installs from.
+
+``REPOSITORY_URL`` is the one place the course's public address is written: the
+set-up cell, the README's "Open in Colab" links and the student pack are made
+from it, and tests check that they agree with it. Change it here, then run
+``course-grader release`` (which rewrites the set-up cells) and update the README
+links the test names.
+
+Colab has its own NumPy, TensorFlow, PyTorch, transformers, ipywidgets and
+matplotlib, so the cell installs only the course helpers (``--no-deps``) and
+fetches the data; nbgrader does not run there (students hand in the .ipynb).
+"""
+
+from __future__ import annotations
+
+REPOSITORY_URL = "https://github.com/genlm-course/genlm-course"  # placeholder until the course is published
+BRANCH = "main"
+DATA_DIR_IN_COLAB = "/content/course-data"
+SETUP_CELL_TAG = "colab-setup"
+INSTALL_SOURCE = f"git+{REPOSITORY_URL}@{BRANCH}"
+
+SETUP_CELL = f'''# Google Colab only: install the course helpers and fetch the data. Elsewhere this cell does nothing.
+import importlib, os, subprocess, sys
+if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
+    os.environ.setdefault("COURSE_DATA_DIR", "{DATA_DIR_IN_COLAB}")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                    "genlm-course @ {INSTALL_SOURCE}"], check=True)
+    subprocess.run([sys.executable, "-m", "course.data", "download"], check=True)
+    importlib.invalidate_caches()'''
+
+
+def colab_url(release_path: str) -> str:
+    """The "Open in Colab" address of a file in the repository, e.g. ``release/03_attention/attention.ipynb``."""
+    github = REPOSITORY_URL.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{github}/blob/{BRANCH}/{release_path}"
