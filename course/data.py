@@ -151,6 +151,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def source_url(remote: RemoteFile) -> str:
+    """Where to fetch ``remote`` from: ``$COURSE_DATA_MIRROR/<file name>`` if a mirror is set (a
+    university server, a USB stick served on a LAN), else its public address. The checksum is the same."""
+    mirror = os.environ.get("COURSE_DATA_MIRROR")
+    return f"{mirror.rstrip('/')}/{remote.filename}" if mirror else remote.url
+
+
 def download(remote: RemoteFile = FULL_DATASET, folder: Path | None = None, timeout: float = 30) -> Path:
     """Fetch ``remote`` into ``folder/wine-reviews/``, check its sha256, and return its path.
 
@@ -164,8 +171,9 @@ def download(remote: RemoteFile = FULL_DATASET, folder: Path | None = None, time
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name("incomplete-" + target.name)
+    url = source_url(remote)
     try:
-        with urllib.request.urlopen(remote.url, timeout=timeout) as response, partial.open("wb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
             with tqdm(total=remote.size or None, unit="B", unit_scale=True, desc=remote.filename) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
@@ -173,7 +181,7 @@ def download(remote: RemoteFile = FULL_DATASET, folder: Path | None = None, time
     except (urllib.error.URLError, OSError) as error:
         partial.unlink(missing_ok=True)
         raise DownloadError(
-            f"Could not download {remote.url} ({error}).\n"
+            f"Could not download {url} ({error}).\n"
             "Check your internet connection and try again, or copy the file by hand into "
             f"{target.parent} (see data/README.md)."
         ) from None
@@ -205,18 +213,40 @@ def check_reviews_file(path: Path, minimum_reviews: int) -> None:
         )
 
 
+def describe(path: Path) -> str:
+    """Which Wine Reviews file this is, in words."""
+    return "the full dataset" if path.name == FULL_DATASET.filename else "the offline subset (tests and quick runs)"
+
+
+def prefetch(with_models: bool) -> None:
+    """Everything a unit can fetch online, fetched now: the full dataset and, if asked, the pretrained models."""
+    from . import models
+
+    print(f"Saved and verified: {download()}")
+    for model in models.PRETRAINED if with_models else ():
+        print(f"Cached {model.repo_id} (unit {model.unit}): {models.prefetch(model)}")
+    if with_models:
+        print("To work with no network, set HF_HUB_OFFLINE=1 before starting JupyterLab.")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``course-data download`` fetches the full dataset; ``course-data where`` says what is used."""
+    """``course-data download`` fetches the full dataset; ``prefetch [--models]`` also the pretrained
+    models later units use, for working offline; ``where`` says which data the notebooks use."""
+    from .models import ModelDownloadError
+
     parser = argparse.ArgumentParser(prog="course-data", description=main.__doc__)
-    parser.add_argument("command", choices=["download", "where"])
+    parser.add_argument("command", choices=["download", "prefetch", "where"])
+    parser.add_argument("--models", action="store_true", help="prefetch: also the pretrained models (about 1 GB)")
     args = parser.parse_args(argv)
     try:
         if args.command == "download":
             print(f"Saved and verified: {download()}")
+        elif args.command == "prefetch":
+            prefetch(args.models)
         else:
             path = find_reviews_file()
-            print(f"{path} ({len(load_reviews())} reviews)")
-    except (DownloadError, DataNotFoundError) as error:
+            print(f"{path} ({describe(path)}, {len(load_reviews())} reviews)")
+    except (DownloadError, DataNotFoundError, ModelDownloadError) as error:
         print(f"course-data: {error}", file=sys.stderr)
         return 1
     return 0

@@ -1,0 +1,61 @@
+"""The pretrained Hugging Face models later units may load: the one list of them.
+
+Units 1-4 train their own small models and need none. A unit that loads a
+pretrained model names it here, loads it with ``from_pretrained(model.repo_id,
+revision=model.revision)``, and lists it in its environment check; then
+`course-data prefetch --models` puts it in the Hugging Face cache beforehand,
+so the course runs with no network (set ``HF_HUB_OFFLINE=1``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class PretrainedModel:
+    repo_id: str
+    unit: str  # the unit that uses it
+    files: tuple[str, ...]  # what from_pretrained reads; prefetch fetches only these
+    revision: str = "main"
+
+
+PRETRAINED = (
+    PretrainedModel("distilbert/distilbert-base-uncased", "05 BERT / T5",
+                    ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt")),
+    PretrainedModel("google-t5/t5-small", "05 BERT / T5",
+                    ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "spiece.model")),
+    PretrainedModel("distilbert/distilgpt2", "06 RLHF",
+                    ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "vocab.json",
+                     "merges.txt")),
+)
+
+
+class ModelDownloadError(RuntimeError):
+    """A model could not be fetched; the message says why and what to do."""
+
+
+def prefetch(model: PretrainedModel, cache_dir: Path | None = None, endpoint: str | None = None) -> Path:
+    """Download ``model``'s files into the Hugging Face cache (``$HF_HOME``) and return its snapshot folder.
+
+    ``endpoint`` defaults to ``$HF_ENDPOINT`` (a mirror), else the Hugging Face Hub; both are read at
+    call time, not when huggingface_hub was imported.
+    """
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HfHubHTTPError, LocalEntryNotFoundError
+
+    try:
+        folder = snapshot_download(model.repo_id, revision=model.revision, allow_patterns=list(model.files),
+                                   cache_dir=cache_dir or os.environ.get("HF_HUB_CACHE"),
+                                   endpoint=endpoint or os.environ.get("HF_ENDPOINT"))
+    except (HfHubHTTPError, LocalEntryNotFoundError, OSError) as error:
+        raise ModelDownloadError(
+            f"Could not download {model.repo_id} ({type(error).__name__}: {error}).\n"
+            "Check your internet connection (or HF_ENDPOINT) and run `course-data prefetch --models` again."
+        ) from None
+    missing = [name for name in model.files if not (Path(folder) / name).is_file()]
+    if missing:
+        raise ModelDownloadError(f"{model.repo_id}: the hub has no {', '.join(missing)}; update course/models.py")
+    return Path(folder)
