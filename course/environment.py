@@ -1,11 +1,13 @@
-"""The environment check every notebook runs first: packages, data, hardware.
+"""The environment check every notebook runs first: packages, data, models, hardware.
 
 It prints one line per item and a last line that says either OK or what to do,
-so a student with a broken install knows before the first exercise fails.
+so a student with a broken install knows before the first exercise fails. It
+also says which data and which pretrained models the notebook uses.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.metadata
 import os
@@ -13,13 +15,41 @@ import platform
 
 from . import data
 
+COURSE_DISTRIBUTION = "genlm-course"
+
+
+@functools.lru_cache(maxsize=1)
+def _course_requirements() -> dict:
+    """The version ranges the course asks for, by distribution name (empty if the course is not installed)."""
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    try:
+        lines = importlib.metadata.requires(COURSE_DISTRIBUTION) or []
+    except importlib.metadata.PackageNotFoundError:
+        return {}
+    requirements = [Requirement(line) for line in lines]
+    return {canonicalize_name(r.name): r for r in requirements if not r.marker or r.marker.evaluate({"extra": ""})}
+
+
+def _distribution_of(module: str) -> str:
+    """The installed distribution that provides ``module`` (tensorflow may come from tensorflow-cpu)."""
+    return (importlib.metadata.packages_distributions().get(module) or [module])[0]
+
 
 def _package_line(name: str) -> tuple[bool, str]:
     try:
         importlib.import_module(name)
-        return True, f"OK    {name} {importlib.metadata.version(name)}"
     except Exception as error:  # an import can fail in many ways; all mean "broken"
         return False, f"FAIL  {name}: {type(error).__name__}: {error}"
+    from packaging.utils import canonicalize_name
+
+    distribution = _distribution_of(name)
+    version = importlib.metadata.version(distribution)
+    requirement = _course_requirements().get(canonicalize_name(distribution))
+    if requirement and not requirement.specifier.contains(version, prereleases=True):
+        return True, f"WARN  {name} {version}: the course is tested with {requirement.specifier}; it may still work"
+    return True, f"OK    {name} {version}"
 
 
 def _data_line() -> tuple[bool, str]:
@@ -27,7 +57,18 @@ def _data_line() -> tuple[bool, str]:
         path = data.find_reviews_file()
     except data.DataNotFoundError:
         return False, f"FAIL  Wine Reviews data: none in {data.data_dir() / data.DATASET_FOLDER}"
-    return True, f"OK    Wine Reviews data: {path}"
+    return True, f"OK    data: Wine Reviews, {data.describe(path)}: {path}"
+
+
+def _model_line(repo_id: str) -> tuple[bool, str]:
+    """Whether a pretrained model's files are in the local Hugging Face cache, and what happens if not."""
+    from . import models
+
+    if not models.is_cached(models.find(repo_id)):
+        if os.environ.get("HF_HUB_OFFLINE") == "1":
+            return False, f"FAIL  model: {repo_id} is not in the cache and HF_HUB_OFFLINE=1 forbids downloading it"
+        return True, f"INFO  model: {repo_id} (downloads on first use; `course-data prefetch --models` fetches it now)"
+    return True, f"OK    model: {repo_id} (in the local cache)"
 
 
 def _hardware_line() -> str:
@@ -37,11 +78,16 @@ def _hardware_line() -> str:
     return f"INFO  Python {platform.python_version()}, {os.cpu_count()} CPU cores, {gpu}"
 
 
-def check(packages: list[str], needs_data: bool = True) -> bool:
-    """Print the state of each package (and the data); return True when all is well."""
+def check(packages: list[str], needs_data: bool = True, models: tuple[str, ...] = ()) -> bool:
+    """Print the state of each package, the data and the pretrained models; return True when all is well.
+
+    ``models`` are Hugging Face ids from course.models.PRETRAINED that the notebook loads.
+    """
     results = [_package_line(name) for name in packages]
-    if needs_data:
-        results.append(_data_line())
+    results.append(_data_line() if needs_data else (True, "INFO  data: this notebook uses no dataset"))
+    results += [_model_line(repo_id) for repo_id in models]
+    if not models:
+        results.append((True, "INFO  models: none pretrained; this notebook trains its own"))
     for _, line in results:
         print(line)
     print(_hardware_line())
@@ -51,6 +97,6 @@ def check(packages: list[str], needs_data: bool = True) -> bool:
     print(
         "Something is missing. Run the set-up command from the README again "
         "(`./open-course.sh`), or on Colab run the first cell of the notebook; "
-        "for data, run `course-data download`."
+        "for data, run `course-data download` (`course-data prefetch --models` for models)."
     )
     return False

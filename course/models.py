@@ -59,3 +59,19 @@ def prefetch(model: PretrainedModel, cache_dir: Path | None = None, endpoint: st
     if missing:
         raise ModelDownloadError(f"{model.repo_id}: the hub has no {', '.join(missing)}; update course/models.py")
     return Path(folder)
+
+
+def find(repo_id: str) -> PretrainedModel:
+    """The listed model with this id; a notebook may only use models listed here (so prefetch knows them)."""
+    for model in PRETRAINED:
+        if model.repo_id == repo_id:
+            return model
+    raise KeyError(f"{repo_id} is not in course/models.py PRETRAINED: add it there first")
+
+
+def is_cached(model: PretrainedModel) -> bool:
+    """Whether every file of ``model`` is in the Hugging Face cache (``$HF_HUB_CACHE`` or the default)."""
+    from huggingface_hub import try_to_load_from_cache
+
+    return all(isinstance(try_to_load_from_cache(model.repo_id, name, cache_dir=os.environ.get("HF_HUB_CACHE"),
+                                                 revision=model.revision), str) for name in model.files)

@@ -47,7 +47,10 @@ def test_text_generator_calls_generate_with_the_controls_values():
 
 def test_environment_check_reports_ok_and_failures(capsys):
     assert environment.check(["numpy"], needs_data=True) is True
-    assert "Environment OK." in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "Environment OK." in out
+    assert "data: Wine Reviews, the offline subset" in out, "it says which data the notebook uses"
+    assert "models: none pretrained" in out and "CPU cores" in out
     assert environment.check(["numpy", "no_such_package_xyz"], needs_data=False) is False
     out = capsys.readouterr().out
     assert "FAIL  no_such_package_xyz" in out and "./open-course.sh" in out
@@ -91,3 +94,15 @@ def test_embedding_explorer_shows_neighbours_and_unknown_words():
     assert bytes(panel.children[1].children[1].value).startswith(b"\x89PNG")
     choice.value = "zinfandel"
     assert "not in the vocabulary" in words.value
+
+
+def test_environment_check_shows_versions_and_warns_outside_the_tested_range(monkeypatch, capsys):
+    import numpy
+    from packaging.requirements import Requirement
+
+    assert environment.check(["numpy"], needs_data=False) is True
+    out = capsys.readouterr().out
+    assert f"OK    numpy {numpy.__version__}" in out and "uses no dataset" in out
+    monkeypatch.setattr(environment, "_course_requirements", lambda: {"numpy": Requirement("numpy<1")})
+    assert environment.check(["numpy"], needs_data=False) is True, "a version outside the range only warns"
+    assert f"WARN  numpy {numpy.__version__}: the course is tested with <1" in capsys.readouterr().out
