@@ -3,6 +3,7 @@
     course-grader release [UNIT ...]          student versions into release/ (all units by default)
     course-grader collect UNIT PATH            a folder of notebooks or an LMS zip -> submissions
     course-grader grade UNIT                   autograde every submission, scores CSV, feedback
+    course-grader student-pack OUT             what students may see (no source, no hidden tests), to publish
 
 Everything a grading run writes goes to the workspace (``--workspace``, by
 default ``grading/``): submissions, autograded copies, feedback, gradebook.
@@ -28,6 +29,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .setup_cell import ensure_setup_cell
+from .student_pack import PackError, make_student_pack
 from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
 
 CONFIG_FOLDER = Path(__file__).resolve().parent
@@ -313,6 +315,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     collect_parser.add_argument("unit")
     collect_parser.add_argument("path", type=Path, help="a folder of .ipynb files or an LMS zip download")
     collect_parser.add_argument("--student-pattern", help="regex with a (?P<student_id>...) group, matched on file names")
+    pack_parser = commands.add_parser("student-pack", help="what students may see, into a new folder")
+    pack_parser.add_argument("out", type=Path, help="a folder that does not exist yet")
     grade_parser = commands.add_parser("grade", help="autograde, export scores, generate feedback")
     grade_parser.add_argument("unit")
     grade_parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
@@ -327,6 +331,11 @@ def run(args: argparse.Namespace) -> int:
         units = [find_unit(name) for name in args.units] if args.units else all_units()
         release(units, workspace=workspace)
         print(f"Released {', '.join(u.name for u in units)} into {RELEASE}")
+        return 0
+    if args.command == "student-pack":
+        files = make_student_pack(args.out.resolve())
+        print(f"Wrote the student pack ({len(files)} files) to {args.out}: release/, course/, README.md, "
+              "pyproject.toml, environment.yml, LICENSE, data/README.md")
         return 0
     unit = find_unit(args.unit)
     if args.command == "collect":
@@ -352,7 +361,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (GraderError, UnitError) as error:
+    except (GraderError, UnitError, PackError) as error:
         print(f"course-grader: {error}", file=sys.stderr)
         return 2
 
