@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -47,6 +48,9 @@ TOKEN = "course-browser-test"
 COURSE_ID = "genlm-course"
 NOTEBOOK_RUN_MS = 400_000
 WIDGET_UPDATE_MS = 60_000
+
+# One JupyterLab and one browser for the whole module: keep its tests on one xdist worker.
+pytestmark = pytest.mark.xdist_group("browser")
 
 
 def headless_jupyter_flags(script: Path = REPOSITORY / "open-course.sh") -> list[str]:
@@ -70,9 +74,9 @@ def units_in_browser():
 
 
 def widget_cells(notebook) -> list[int]:
-    """Indices of the code cells that display a course widget (``widgets.something(...)``)."""
+    """Indices of the code cells that build a course widget (``widgets.something(...)``); each must display it."""
     return [i for i, cell in enumerate(notebook.cells)
-            if cell.cell_type == "code" and re.search(r"^widgets\.\w+\(", cell.source, re.M)]
+            if cell.cell_type == "code" and re.search(r"\bwidgets\.\w+\(", cell.source)]
 
 
 def test_headless_flags_are_read_from_open_course_sh():
@@ -115,6 +119,9 @@ def exchange(tmp_path_factory):
 def jupyter_lab(lab_root, exchange, tmp_path_factory):
     """JupyterLab on ``lab_root`` with open-course.sh's headless flags; yields its base URL."""
     state = tmp_path_factory.mktemp("jupyter-state")
+    news = state / "settings" / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
+    news.parent.mkdir(parents=True)
+    news.write_text('{"fetchNews": "false"}')  # no "fetch Jupyter news?" pop-up over the screenshots
     (state / "config").mkdir()
     (state / "config" / "nbgrader_config.py").write_text(
         f"c = get_config()\nc.CourseDirectory.course_id = {COURSE_ID!r}\nc.Exchange.root = {str(exchange)!r}\n"
@@ -123,7 +130,7 @@ def jupyter_lab(lab_root, exchange, tmp_path_factory):
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={lab_root}", *headless_jupyter_flags(),
                f"--port={port}", f"--IdentityProvider.token={TOKEN}"]
     environment = dict(os.environ, COURSE_MODE="fast", JUPYTER_CONFIG_DIR=str(state / "config"),
-                       JUPYTER_RUNTIME_DIR=str(state / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(state / "ws"),
+                       JUPYTER_RUNTIME_DIR=str(state / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(state / "ws"), JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
                        PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])))
     log_path = state / "jupyter.log"
     with log_path.open("w") as log:
@@ -193,33 +200,55 @@ def open_notebook(browser, base: str, unit):
     return page, console
 
 
-def saved_notebook(base: str, path: str):
-    """The notebook as the server has it on disk (read through its contents API, never half-written)."""
-    with urllib.request.urlopen(f"{base}/api/contents/{path}?token={TOKEN}", timeout=30) as response:
-        return nbformat.from_dict(json.load(response)["content"])
+def contents(base: str, path: str, with_content: bool) -> dict:
+    """The server's contents API entry for ``path``. While JupyterLab saves the file the server may
+    answer 400 (it read a half-written notebook): then ask again."""
+    query = f"token={TOKEN}&content={int(with_content)}"
+    for attempt in range(10):
+        try:
+            with urllib.request.urlopen(f"{base}/api/contents/{path}?{query}", timeout=30) as response:
+                return json.load(response)
+        except urllib.error.HTTPError as error:
+            if error.code != 400 or attempt == 9:
+                raise
+            time.sleep(0.5)
+
+
+def save_and_read(page, base: str, path: str):
+    """Press Ctrl+S, wait until the server has written the file, and return the saved notebook."""
+    before = contents(base, path, with_content=False)["last_modified"]
+    page.keyboard.press("Control+s")
+    deadline = time.monotonic() + 30
+    while contents(base, path, with_content=False)["last_modified"] == before:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Ctrl+S did not save {path} within 30 s")
+        page.wait_for_timeout(250)
+    return nbformat.from_dict(contents(base, path, with_content=True)["content"])
 
 
 def run_all_cells_and_save(page, base: str, path: str):
-    """Run > Run All Cells, then save every few seconds until the last code cell has run; return the notebook."""
+    """Run > Run All Cells; save every few seconds until the last code cell has run and the kernel is idle."""
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
     deadline = time.monotonic() + NOTEBOOK_RUN_MS / 1000
     while time.monotonic() < deadline:
         page.wait_for_timeout(3000)
-        page.keyboard.press("Control+s")
-        page.wait_for_selector(".jp-mod-dirty", state="detached", timeout=30_000)
-        notebook = saved_notebook(base, path)
+        notebook = save_and_read(page, base, path)
         code = [cell for cell in notebook.cells if cell.cell_type == "code"]
         if code[-1].execution_count or nb.errors_in(notebook):
-            return notebook
-    screenshot(page, "run-all-stalled")
+            page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=NOTEBOOK_RUN_MS)
+            return save_and_read(page, base, path)
+    name = f"{Path(path).parent.name}-run-all-stalled"
+    screenshot(page, name)
     raise AssertionError(f"{path} did not run to its last code cell within {NOTEBOOK_RUN_MS // 1000} s; "
-                         "see test-artifacts/browser/run-all-stalled.png")
+                         f"see test-artifacts/browser/{name}.png")
 
 
 def widget_panel(page, cell_index: int):
-    """The widget a cell displays, scrolled into view."""
-    panel = page.locator(".jp-Notebook .jp-Cell").nth(cell_index).locator(".jp-OutputArea-output .jupyter-widgets").first
+    """The widget a cell displays, scrolled into view (JupyterLab skips drawing cells out of view)."""
+    cell = page.locator(".jp-Notebook .jp-Cell").nth(cell_index)
+    cell.scroll_into_view_if_needed()
+    panel = cell.locator(".jp-OutputArea-output .jupyter-widgets").first
     panel.wait_for(timeout=WIDGET_UPDATE_MS)
     panel.scroll_into_view_if_needed()
     return panel
@@ -227,7 +256,7 @@ def widget_panel(page, cell_index: int):
 
 def shown(panel) -> str:
     """What the widget displays, leaving out its controls: its HTML panes and its pictures."""
-    texts = [pane.inner_text() for pane in panel.locator(".widget-html-content").all()]
+    texts = [pane.inner_text() for pane in panel.locator(".widget-html-content, .widget-output").all()]
     pictures = [img.get_attribute("src") or "" for img in panel.locator("img").all()]
     return "\n".join(texts + pictures)
 
