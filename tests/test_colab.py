@@ -14,6 +14,8 @@ import functools
 import http.server
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -44,6 +46,15 @@ def test_every_notebook_starts_with_the_setup_cell(unit):
         assert cell.source == colab.SETUP_CELL and colab.SETUP_CELL_TAG in cell.metadata.get("tags", []), (
             f"{path.relative_to(REPOSITORY)} must start with course.colab.SETUP_CELL: run `course-grader release`"
         )
+
+
+@pytest.mark.parametrize("unit", UNITS)
+def test_notebooks_use_only_widgets_that_work_in_colab(unit):
+    """Core ipywidgets and inline matplotlib only: Colab has no ipympl (``%matplotlib widget``)."""
+    code = [cell.source for cell in nb.read(unit.notebook).cells if cell.cell_type == "code"]
+    code += [path.read_text() for path in (REPOSITORY / "course").glob("*.py")]
+    uses_ipympl = re.compile(r"^\s*(import ipympl|from ipympl|%matplotlib (widget|ipympl))", re.M)
+    assert not [source[:200] for source in code if uses_ipympl.search(source)]
 
 
 def test_setup_cell_is_added_once_before_the_first_code_cell():
@@ -106,6 +117,16 @@ def test_colab_links_in_the_readme_open_every_release_notebook():
         assert f"({url})" in readme, f"README lacks the Open in Colab link of {unit.name}: {url}"
 
 
+def copy_of_the_package(folder):
+    """What pip needs to install the course from its repository, copied (pip builds in the folder)."""
+    folder.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy(REPOSITORY / name, folder / name)
+    for package in ("course", "autograder"):
+        shutil.copytree(REPOSITORY / package, folder / package, ignore=shutil.ignore_patterns("__pycache__"))
+    return folder
+
+
 @pytest.fixture
 def colab_like_python(tmp_path):
     """A fresh virtual environment with NumPy and tqdm but not the course, like Colab's Python."""
@@ -120,8 +141,8 @@ def colab_like_python(tmp_path):
 
 
 @pytest.mark.slow
-def test_setup_cell_in_simulated_colab_installs_the_helpers_and_fetches_the_data(colab_like_python, tmp_path):
-    """The real cell, with the repository address pointing here and the data mirror on 127.0.0.1.
+def test_setup_cell_in_simulated_colab_installs_helpers_and_verifies_the_download(colab_like_python, tmp_path):
+    """The real cell, installing from a copy of this repository, with the data mirror on 127.0.0.1.
 
     The download is checked against the real file's sha256, so the stand-in CSV
     served here is refused: the test sees the cell reach the mirror, verify and
@@ -137,7 +158,7 @@ def test_setup_cell_in_simulated_colab_installs_the_helpers_and_fetches_the_data
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Mirror, directory=str(served)))
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    cell = colab.SETUP_CELL.replace(colab.INSTALL_SOURCE, REPOSITORY.as_uri())
+    cell = colab.SETUP_CELL.replace(colab.INSTALL_SOURCE, copy_of_the_package(tmp_path / "repository").as_uri())
     env = dict(environment_outside_colab(), COLAB_RELEASE_TAG="simulated", COURSE_DATA_DIR=str(tmp_path / "data"),
                COURSE_DATA_MIRROR=f"http://127.0.0.1:{httpd.server_address[1]}")
     try:

@@ -133,7 +133,8 @@ def test_download_uses_the_mirror(remote_csv, tmp_path, monkeypatch):  # noqa: F
     assert path.read_bytes() == body and handler.requests == 1
 
 
-def test_course_data_prefetch_fetches_the_data_and_the_models(remote_csv, hub, tmp_path, monkeypatch, capsys):  # noqa: F811
+def test_course_data_prefetch_fetches_the_data_and_the_models(
+        remote_csv, hub, tmp_path, monkeypatch, capsys):  # noqa: F811
     remote, body, _ = remote_csv
     monkeypatch.setattr(course.data.download, "__defaults__", (remote, None, 5))
     monkeypatch.setattr(models, "PRETRAINED", (TINY,))
