@@ -72,13 +72,9 @@ def nbgrader_error(process: subprocess.CompletedProcess) -> str:
 def release(units: list[Unit], release_directory: Path = RELEASE, workspace: Path = DEFAULT_WORKSPACE) -> None:
     """Generate the student version of each unit with nbgrader.
 
-    Each source notebook first gets the Colab set-up cell if it lacks it (or has
-    an old one). nbgrader writes into a scratch folder first; a unit's release folder is
+    nbgrader writes into a scratch folder first; a unit's release folder is
     replaced only when its content changed, so readers never see it half-written.
     """
-    for unit in units:
-        if ensure_setup_cell(unit.notebook):
-            print(f"Added the Colab set-up cell to {unit.notebook.relative_to(REPOSITORY)}")
     with tempfile.TemporaryDirectory() as scratch:
         for unit in tqdm(units, desc="release", unit="unit"):
             process = nbgrader(["generate_assignment", unit.name, "--force", "--no-db"], workspace,
@@ -329,6 +325,9 @@ def run(args: argparse.Namespace) -> int:
     workspace.mkdir(parents=True, exist_ok=True)
     if args.command == "release":
         units = [find_unit(name) for name in args.units] if args.units else all_units()
+        for unit in units:  # a new unit gets the Colab set-up cell without anyone adding it by hand
+            if ensure_setup_cell(unit.notebook):
+                print(f"Added the Colab set-up cell to {unit.notebook.relative_to(REPOSITORY)}")
         release(units, workspace=workspace)
         print(f"Released {', '.join(u.name for u in units)} into {RELEASE}")
         return 0

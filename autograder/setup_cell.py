@@ -1,7 +1,7 @@
 """Keep the Colab set-up cell (course.colab.SETUP_CELL) as the first code cell of every source notebook.
 
-`course-grader release` calls this before generating the student versions, so a
-new unit gets the cell without anyone adding it by hand.
+The `course-grader release` command calls this before generating the student
+versions, so a new unit gets the cell without anyone adding it by hand.
 """
 
 from __future__ import annotations

@@ -22,9 +22,10 @@ import textwrap
 import threading
 import zipfile
 
+import nbformat
 import pytest
 
-from autograder.setup_cell import with_setup_cell
+from autograder.setup_cell import ensure_setup_cell, with_setup_cell
 from autograder.units import RELEASE, all_units
 from course import colab, data
 
@@ -66,6 +67,16 @@ def test_setup_cell_is_added_once_before_the_first_code_cell():
     assert with_setup_cell(notebook) is False, "a second run changes nothing"
     notebook.cells[first_code].source = "# an old version"
     assert with_setup_cell(notebook) is True and notebook.cells[first_code].source == colab.SETUP_CELL
+
+
+def test_ensure_setup_cell_rewrites_a_notebook_only_when_needed(tmp_path):
+    notebook = nb.read(all_units()[0].notebook)
+    notebook.cells = [c for c in notebook.cells if colab.SETUP_CELL_TAG not in c.metadata.get("tags", [])]
+    path = tmp_path / "unit.ipynb"
+    nbformat.write(notebook, path)
+    assert ensure_setup_cell(path) is True and first_code_cell(path).source == colab.SETUP_CELL
+    written = path.read_bytes()
+    assert ensure_setup_cell(path) is False and path.read_bytes() == written
 
 
 def run_cell_watching_subprocesses(prelude: str, env: dict) -> dict:
