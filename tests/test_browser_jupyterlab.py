@@ -32,6 +32,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
 
 from autograder.units import RELEASE, all_units
 
@@ -130,7 +132,8 @@ def jupyter_lab(lab_root, exchange, tmp_path_factory):
     command = [sys.executable, "-m", "jupyter", "lab", f"--notebook-dir={lab_root}", *headless_jupyter_flags(),
                f"--port={port}", f"--IdentityProvider.token={TOKEN}"]
     environment = dict(os.environ, COURSE_MODE="fast", JUPYTER_CONFIG_DIR=str(state / "config"),
-                       JUPYTER_RUNTIME_DIR=str(state / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(state / "ws"), JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
+                       JUPYTER_RUNTIME_DIR=str(state / "runtime"), JUPYTERLAB_WORKSPACES_DIR=str(state / "ws"),
+                       JUPYTERLAB_SETTINGS_DIR=str(state / "settings"),
                        PYTHONPATH=os.pathsep.join(filter(None, [str(REPOSITORY), os.environ.get("PYTHONPATH")])))
     log_path = state / "jupyter.log"
     with log_path.open("w") as log:
@@ -166,8 +169,6 @@ def browser(tmp_path_factory):
             pytest.skip(os.environ["COURSE_NO_BROWSER"])
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (`apt-get install chromium`; "
                     "run-tests.sh does this as root) or set COURSE_CHROMIUM to a Chromium binary")
-    from playwright.sync_api import sync_playwright
-
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM), headless=True,
@@ -196,8 +197,20 @@ def open_notebook(browser, base: str, unit):
     console = ConsoleLog(page)
     page.goto(f"{base}/lab/tree/{unit.name}/{unit.notebook.name}?token={TOKEN}")
     page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    accept_kernel_choice(page)
     page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=60_000)
     return page, console
+
+
+def accept_kernel_choice(page, seconds: float = 10) -> None:
+    """JupyterLab sometimes asks which kernel to start (seen on a busy machine): take the one it offers."""
+    dialog = page.locator(".jp-Dialog", has_text="Select Kernel")
+    try:
+        dialog.wait_for(timeout=seconds * 1000)
+    except PlaywrightTimeout:
+        return
+    dialog.get_by_role("button", name="Select", exact=True).click()
+    dialog.wait_for(state="detached")
 
 
 def contents(base: str, path: str, with_content: bool) -> dict:
@@ -245,8 +258,9 @@ def run_all_cells_and_save(page, base: str, path: str):
 
 
 def widget_panel(page, cell_index: int):
-    """The widget a cell displays, scrolled into view (JupyterLab skips drawing cells out of view)."""
-    cell = page.locator(".jp-Notebook .jp-Cell").nth(cell_index)
+    """The widget a cell of the notebook on screen displays, scrolled into view (JupyterLab skips drawing
+    cells out of view; other notebooks' tabs stay in the page, hidden)."""
+    cell = page.locator(".jp-NotebookPanel:visible .jp-Notebook .jp-Cell").nth(cell_index)
     cell.scroll_into_view_if_needed()
     panel = cell.locator(".jp-OutputArea-output .jupyter-widgets").first
     panel.wait_for(timeout=WIDGET_UPDATE_MS)
