@@ -1,10 +1,11 @@
 """Google Colab: the set-up cell every notebook starts with, and where it installs from.
 
-``REPOSITORY_URL`` is the one place the course's public address is written: the
-set-up cell, the README's "Open in Colab" links and the student pack are made
-from it, and tests check that they agree with it. Change it here, then run
-``course-grader release`` (which rewrites the set-up cells) and update the README
-links the test names.
+``REPOSITORY_URL`` is the one place the course's public address is written (the
+public repository: this one, or the student pack published on its own). The
+set-up cell is made from it, and tests/test_colab.py checks that the notebooks'
+cells and the README's "Open in Colab" links agree with it. Change it here, then
+run ``course-grader release`` (which rewrites the set-up cells) and update the
+README links the test names.
 
 Colab has its own NumPy, TensorFlow, PyTorch, transformers, ipywidgets and
 matplotlib, so the cell installs only the course helpers (``--no-deps``) and
