@@ -7,7 +7,9 @@ What is measured, per unit:
 
 1. The source notebook, run top to bottom with nbclient in a temporary copy of
    the unit's folder (nothing is written into source/), with ``COURSE_MODE`` set
-   for the kernel. Wall time runs from kernel start to the last cell's end.
+   for the kernel and an empty weight cache (``COURSE_CACHE_DIR``), so a unit
+   that caches trained weights trains them as on a first run. Wall time runs
+   from kernel start to the last cell's end.
    Peak memory is the largest sum of RSS over the kernel process and all its
    children, sampled with psutil every 0.2 s in a background thread. Any cell
    error stops the run and fails the script, naming the cell.
@@ -164,7 +166,8 @@ def run_notebook(unit: Unit, mode: str) -> tuple[float, float]:
         notebook = nbformat.read(folder / unit.notebook.name, as_version=4)
         client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(folder)}})
-        with environment(COURSE_MODE=mode):
+        # An empty weight cache: the run trains its model, as a student's first run does.
+        with environment(COURSE_MODE=mode, COURSE_CACHE_DIR=str(Path(scratch) / "cache")):
             started = time.perf_counter()
             with client.setup_kernel(), PeakMemory(kernel_pid(client)) as memory:
                 execute_cells(client, notebook, f"{unit.name} ({mode})")

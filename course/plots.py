@@ -106,6 +106,21 @@ def scatter_groups(points, labels: Sequence[str], groups: Sequence[str], title: 
     return finish(figure, show)
 
 
+def bars(labels: Sequence[str], values: Sequence[float], title: str, xlabel: str = "probability",
+         highlight: str | None = None, show: bool = True):
+    """Horizontal bars, the first label on top (e.g. the most likely next words); ``highlight`` in red."""
+    labels, values = list(labels), list(values)
+    figure, axes = plt.subplots(figsize=(6, 0.3 * len(labels) + 1.2))
+    colours = ["#d62728" if label == highlight else "#1f77b4" for label in labels]
+    axes.barh(range(len(labels)), values, color=colours)
+    axes.set_yticks(range(len(labels)), labels)
+    axes.invert_yaxis()
+    for row, value in enumerate(values):
+        axes.annotate(f"{value:.3f}", (value, row), textcoords="offset points", xytext=(3, -3), fontsize=8)
+    axes.set(xlabel=xlabel, title=title, xlim=(0, max(max(values, default=0) * 1.2, 1e-6)))
+    return finish(figure, show)
+
+
 def finish(figure, show: bool):
     """Show the figure (notebook cells), or return it unshown (widgets render it themselves)."""
     figure.tight_layout()

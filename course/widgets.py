@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 import ipywidgets as w
 import numpy as np
 
-from .plots import heatmap, png_bytes, scatter_groups
+from .plots import bars, heatmap, png_bytes, scatter_groups
 
 
 def text_generator(
@@ -132,3 +132,71 @@ def embedding_explorer(
     choice.observe(render, names="value")
     render()
     return w.VBox([choice, w.HBox([table, picture])])
+
+
+def sampling_explorer(
+    next_word_distribution: Callable[[str, float, int, float], tuple[list[str], np.ndarray]],
+    generate: Callable[[str, float, int, float, int], str],
+    prompt: str = "wine review : germany :",
+    temperature: float = 1.0,
+) -> w.VBox:
+    """A prompt box with temperature, top-k and top-p controls: the next-word
+    distribution as bars, and a review generated with the same settings.
+
+    ``next_word_distribution(prompt, temperature, top_k, top_p)`` returns the most
+    likely next words and their probabilities; ``generate(prompt, temperature,
+    top_k, top_p, seed)`` returns the text. Both are the notebook's (top_k 0 and
+    top_p 1.0 mean "no filter").
+    """
+    text = w.Text(value=prompt, description="prompt", continuous_update=False, layout=w.Layout(width="70%"))
+    heat = w.FloatSlider(value=temperature, min=0.1, max=3.0, step=0.1, description="temperature",
+                         continuous_update=False)
+    top_k = w.IntSlider(value=0, min=0, max=50, description="top-k (0: off)", continuous_update=False,
+                        style={"description_width": "initial"})
+    top_p = w.FloatSlider(value=1.0, min=0.05, max=1.0, step=0.05, description="top-p (1: off)",
+                          continuous_update=False, style={"description_width": "initial"})
+    seed = w.BoundedIntText(value=0, min=0, max=10**6, description="seed")
+    picture = w.Image(format="png")
+    sample = w.HTML(layout=w.Layout(border="1px solid #ddd", padding="4px", min_height="3em"))
+
+    def render(_=None):
+        words, probabilities = next_word_distribution(text.value, heat.value, top_k.value, top_p.value)
+        picture.value = png_bytes(bars(words, probabilities, show=False,
+                                       title=f"next word after '{text.value[-40:]}' (T = {heat.value:.1f})"))
+        sample.value = html.escape(generate(text.value, heat.value, top_k.value, top_p.value, seed.value))
+
+    for control in (text, heat, top_k, top_p, seed):
+        control.observe(render, names="value")
+    render()
+    return w.VBox([text, w.HBox([heat, seed]), w.HBox([top_k, top_p]), picture, sample])
+
+
+def generation_inspector(steps: Sequence[dict]) -> w.VBox:
+    """Step through a generated review: at each step the context shaded by attention
+    (one head, or the average) and the five most likely next words.
+
+    ``steps`` comes from ``course.gpt_lab.attention_steps``.
+    """
+    if not steps:
+        raise ValueError("nothing to inspect: generate at least one token after the prompt")
+    num_layers, num_heads, _ = steps[0]["attention"].shape
+    step = w.IntSlider(value=0, min=0, max=len(steps) - 1, description="step")
+    layer = w.Dropdown(options=list(range(num_layers)), value=num_layers - 1, description="layer")
+    head = w.Dropdown(options=[("average", -1)] + [(str(h), h) for h in range(num_heads)], description="head")
+    words = w.HTML()
+    picture = w.Image(format="png")
+
+    def render(_=None):
+        current = steps[step.value]
+        maps = current["attention"][layer.value]
+        weights = maps.mean(axis=0) if head.value == -1 else maps[head.value]
+        words.value = (highlight_html(current["context"], weights, focus=len(current["context"]) - 1)
+                       + f"<p>next word chosen: <b>{html.escape(current['next_word'])}</b></p>")
+        labels, probabilities = zip(*current["top_words"])
+        picture.value = png_bytes(bars(labels, probabilities, title="five most likely next words",
+                                       highlight=current["next_word"], show=False))
+
+    for control in (step, layer, head):
+        control.observe(render, names="value")
+    render()
+    return w.VBox([w.HBox([step, layer, head]), words, picture])

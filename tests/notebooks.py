@@ -135,3 +135,11 @@ def completed_release(source_notebook, released_notebook):
     for grade_id, cell in answer_cells(released_notebook).items():
         cell.source = without_solution_markers(answers[grade_id].source)
     return released_notebook
+
+
+def run_cells(path: Path, grade_ids: tuple[str, ...], namespace: dict) -> dict:
+    """Run the named cells of a source notebook (solutions included) in ``namespace``."""
+    cells = {nbgrader_meta(c).get("grade_id"): c.source for c in read(path).cells}
+    for grade_id in grade_ids:
+        exec(compile(cells[grade_id], f"{path.name}:{grade_id}", "exec"), namespace)
+    return namespace

@@ -1,0 +1,86 @@
+"""Wrong answers the hidden tests of Unit 4 must catch (never released to students).
+
+For each solution cell (by nbgrader grade_id): plausible student mistakes, each
+written as text edits of the reference solution, (old, new) pairs applied in
+order. tests/test_contract.py checks that every edit applies and that every
+mutant fails at least one of the exercise's tests.
+"""
+
+MUTANTS = {
+    "shift_inputs_targets": {
+        "no shift (targets are the inputs)": [("token_ids[..., 1:]", "token_ids[..., :-1]")],
+        "shifted the wrong way": [("return token_ids[..., :-1], token_ids[..., 1:]",
+                                   "return token_ids[..., 1:], token_ids[..., :-1]")],
+        "sliced along the batch axis": [("return token_ids[..., :-1], token_ids[..., 1:]",
+                                         "return token_ids[:-1], token_ids[1:]")],
+        "targets two steps ahead": [("return token_ids[..., :-1], token_ids[..., 1:]",
+                                     "return token_ids[..., :-2], token_ids[..., 2:]")],
+    },
+    "causal_attention_mask": {
+        "future allowed instead of past": [("keys <= queries", "keys >= queries")],
+        "a position cannot see itself": [("keys <= queries", "keys < queries")],
+        "no batch axis": [("return ops.expand_dims(keys <= queries, axis=0)", "return keys <= queries")],
+        "floats instead of booleans": [("ops.expand_dims(keys <= queries, axis=0)",
+                                        'ops.cast(ops.expand_dims(keys <= queries, axis=0), "float32")')],
+        "everything allowed": [("keys <= queries", "ops.ones_like(keys <= queries)")],
+    },
+    "token_position_embedding": {
+        "no position embedding": [("return self.token_emb(token_ids) + self.pos_emb(positions)",
+                                   "return self.token_emb(token_ids)")],
+        "positions looked up by token id": [("self.pos_emb(positions)", "self.pos_emb(token_ids % 5)")],
+        "positions counted backwards": [("positions = ops.arange(ops.shape(token_ids)[-1])",
+                                         "positions = ops.flip(ops.arange(ops.shape(token_ids)[-1]), axis=0)")],
+        "one position vector per token instead": [("layers.Embedding(max_len, embed_dim", "layers.Embedding(vocab_size, embed_dim")],
+        "positions start at 1": [("positions = ops.arange(ops.shape(token_ids)[-1])",
+                                  "positions = ops.arange(1, ops.shape(token_ids)[-1] + 1) % max(1, self.pos_emb.input_dim)")],
+    },
+    "temperature_probabilities": {
+        "multiplies by the temperature": [("np.asarray(logits, dtype=float) / temperature",
+                                           "np.asarray(logits, dtype=float) * temperature")],
+        "temperature ignored": [("np.asarray(logits, dtype=float) / temperature", "np.asarray(logits, dtype=float)")],
+        "no max subtraction (overflows)": [("np.exp(scaled - scaled.max(axis=-1, keepdims=True))", "np.exp(scaled)")],
+        "normalised over the wrong axis": [("exponentials.sum(axis=-1, keepdims=True)", "exponentials.sum(axis=0, keepdims=True)"),
+                                           ("scaled.max(axis=-1, keepdims=True)", "scaled.max(axis=0, keepdims=True)")],
+        "no error for a zero temperature": [("if not temperature > 0:", "if temperature < 0:"),
+                                            ("scaled = np.asarray(logits, dtype=float) / temperature",
+                                             "scaled = np.asarray(logits, dtype=float) / max(temperature, 1e-9)")],
+    },
+    "top_k_filter": {
+        "keeps the k least likely": [("np.argsort(-probabilities", "np.argsort(probabilities")],
+        "not renormalised": [("return filtered / filtered.sum()", "return filtered")],
+        "keeps one too many": [("[:k]", "[:k + 1]")],
+        "ties keep every equal value": [("keep = np.argsort(-probabilities, kind=\"stable\")[:k]",
+                                         "keep = probabilities >= np.sort(probabilities)[::-1][min(k, len(probabilities)) - 1]")],
+        "changes the input in place": [("probabilities = np.asarray(probabilities, dtype=float)\n    keep",
+                                        "probabilities = np.asarray(probabilities, dtype=float)\n    probabilities[np.argsort(-probabilities, kind='stable')[k:]] = 0\n    keep")],
+    },
+    "nucleus_filter": {
+        "stops before the token that crosses p": [("int(np.argmax(reached)) + 1", "max(1, int(np.argmax(reached)))")],
+        "one token too many": [("int(np.argmax(reached)) + 1", "int(np.argmax(reached)) + 2")],
+        "cumulates in index order, not by probability": [("np.cumsum(probabilities[order])", "np.cumsum(probabilities)"),
+                                                         ("keep = order[:", "keep = np.arange(len(probabilities))[:")],
+        "not renormalised": [("return filtered / filtered.sum()", "return filtered")],
+        "strict comparison without tolerance": [(">= p - 1e-9", "> p")],
+    },
+    "sample_next_token": {
+        "temperature ignored": [("temperature_probabilities(logits, temperature)", "temperature_probabilities(logits, 1.0)")],
+        "always the most likely (greedy)": [("return int(rng.choice(len(probabilities), p=probabilities))",
+                                             "return int(np.argmax(probabilities))")],
+        "top-p ignored": [("probabilities = nucleus_filter(probabilities, top_p)", "pass")],
+        "top-k ignored": [("probabilities = top_k_filter(probabilities, top_k)", "pass")],
+        "global NumPy randomness instead of rng": [("int(rng.choice(len(probabilities), p=probabilities))",
+                                                    "int(np.random.choice(len(probabilities), p=probabilities))")],
+        "uniform over the kept tokens": [("p=probabilities))", "p=(probabilities > 0) / (probabilities > 0).sum()))")],
+    },
+    "generate_tokens": {
+        "feeds only the last token": [("next_token_logits(ids)", "next_token_logits(ids[-1:])")],
+        "one token too few": [("range(max_new_tokens)", "range(max_new_tokens - 1)")],
+        "never stops": [("if next_id == stop_id:\n            break", "pass")],
+        "drops the stop token": [("ids.append(next_id)\n        if next_id == stop_id:\n            break",
+                                  "if next_id == stop_id:\n            break\n        ids.append(next_id)")],
+        "returns only the new tokens": [("return ids", "return ids[len(prompt_ids):]")],
+        "changes the caller's prompt": [("ids = [int(i) for i in prompt_ids]", "ids = prompt_ids"),
+                                        ("ids.append(next_id)", "ids.append(next_id) if isinstance(ids, list) else None")],
+        "chooses greedily whatever choose is": [("int(choose(next_token_logits(ids)))", "int(np.argmax(next_token_logits(ids)))")],
+    },
+}
