@@ -2,11 +2,11 @@
 `./open-course.sh --headless`, in headless Debian Chromium driven by Playwright.
 
 For each unit tested, the notebook is run from the browser as a student who has
-done the exercises; then a control of its widget is moved (a slider where the
-unit has one, else a drop-down) and what the widget shows must change. The
-newest widget unit is tested: Unit 4 (its temperature slider) once it exists,
-Unit 3 (the attention inspector) until then, together with Unit 1, whose
-temperature slider stands in for Unit 4's. The nbgrader extensions must load
+done the exercises; then a control of each widget is moved (the temperature
+slider, else the first slider, else a drop-down) and what the widget shows must
+change. Unit 4 is tested (its sampling explorer: temperature slider, next-word
+distribution and generated text; its generation inspector); without Unit 4,
+Unit 3's attention inspector and Unit 1's temperature slider. The nbgrader extensions must load
 and work: the Validate button validates, the assignment list lists the unit
 released to an exchange. No page may log an error. Screenshots go to
 test-artifacts/browser/.
@@ -328,6 +328,7 @@ def test_widgets_respond_in_the_browser(jupyter_lab, browser, unit):
         else:
             pick_another_option(panel)
         wait_until_changed(page, panel, before)
+        page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=WIDGET_UPDATE_MS)  # the last redraw
         screenshot(page, f"{unit.name}-widget{number}-after")
     assert console.errors == []
     page.close()
