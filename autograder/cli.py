@@ -132,10 +132,12 @@ def notebooks_in(path: Path) -> list[tuple[str, bytes]]:
 
 
 def is_notebook(content: bytes) -> bool:
+    """Whether nbformat reads it as a notebook (any version it can convert: v3 too)."""
     try:
-        return isinstance(json.loads(content).get("cells"), list)
-    except (ValueError, AttributeError):
+        nbformat.reads(content.decode("utf-8"), as_version=4)
+    except Exception:  # nbformat raises JSON, version, decoding and key errors
         return False
+    return True
 
 
 def collect(unit: Unit, path: Path, workspace: Path, student_pattern: str | None = None) -> list[str]:
@@ -191,12 +193,34 @@ def thread_limits(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in names}
 
 
+def unreadable_reason(notebook: Path) -> str | None:
+    """Why a submitted file is not a notebook nbgrader can grade, or None."""
+    try:
+        nbformat.validate(nbformat.read(notebook, as_version=4))
+    except Exception as error:  # nbformat raises JSON, validation, version and decoding errors
+        return f"not graded: not a readable Jupyter notebook ({type(error).__name__}); ask for the .ipynb again"
+    return None
+
+
+def failure(process: subprocess.CompletedProcess) -> str:
+    message = nbgrader_error(process)
+    if "DeadKernel" in message or "Kernel died" in message:
+        return f"not graded: the kernel died (the notebook crashed or ended its own kernel): {message}"
+    if "nbgrader metadata" in message or "nbgrader update" in message:
+        return ("not graded: its nbgrader metadata was edited (test cells duplicated or their ids changed), "
+                "which nbgrader refuses; ask for the notebook again or grade it by hand")
+    return f"not graded: {message}"
+
+
 def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str, **env: str) -> Result:
     """Autograde one submission with nbgrader, in its own process.
 
     Whatever the submission left running (the kernel of a killed nbgrader, or
     processes it started) is killed afterwards: they all work in its folder.
     """
+    problem = unreadable_reason(workspace / "submitted" / student / unit.name / unit.notebook.name)
+    if problem:
+        return Result(student, None, 0, problem)
     timeout = submission_timeout()
     try:
         process = nbgrader(["autograde", unit.name, f"--student={student}", "--force", *extra], workspace,
@@ -206,7 +230,7 @@ def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str, **env:
     finally:
         sandbox.kill_processes_inside(workspace / "autograded" / student)
     if process.returncode != 0:
-        return Result(student, None, 0, f"not graded: {nbgrader_error(process)}")
+        return Result(student, None, 0, failure(process))
     return Result(student, None, 0, "graded")
 
 
@@ -226,7 +250,7 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) 
         if result.status == "graded":
             executed = workspace / "executed" / student / unit.name
             shutil.rmtree(executed, ignore_errors=True)
-            shutil.copytree(scratch / "autograded" / student / unit.name, executed)
+            shutil.copytree(scratch / "autograded" / student / unit.name, executed, symlinks=True)
     return result
 
 

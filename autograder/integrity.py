@@ -111,7 +111,7 @@ def is_answer(cell) -> bool:
 
 
 def bindings(tree: ast.AST) -> dict[str, str]:
-    """Names a cell binds at top level: 'import numpy' for imports, 'definition' otherwise."""
+    """Names a cell binds at top level: 'import numpy', 'definition' (def, class) or 'assignment'."""
     bound = {}
     for node in getattr(tree, "body", []):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -123,7 +123,7 @@ def bindings(tree: ast.AST) -> dict[str, str]:
         else:
             for target in ast.walk(node):
                 if isinstance(target, ast.Name) and isinstance(target.ctx, (ast.Store, ast.Del)):
-                    bound[target.id] = "definition"
+                    bound[target.id] = "assignment"
     return bound
 
 
@@ -157,20 +157,24 @@ def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]
                 if isinstance(target, (ast.Attribute, ast.Subscript)) and root_name(target) in modules:
                     found.append(f"changes {ast.unparse(target)} in an imported module")
     for name, how in bindings(tree).items():
-        if name in protected and how != protected[name]:
+        if name in protected and not (how == protected[name] and how.startswith("import")):
             found.append(f"redefines {name}, which the tests use")
     return found
 
 
 def protected_names(release, test_cells) -> dict[str, str]:
-    """Names the tests use that the course (not the student) defines, with how it binds them."""
+    """Modules, functions and classes the tests use that the course (not the student) provides.
+
+    Plain variables are left out: a student trying a function on ``q = ...`` in
+    an answer cell is not cheating, even if a test uses a variable named q.
+    """
     used = set().union(*(loaded_names(python_of(c.source) or ast.Module([], [])) for c in test_cells))
     defined = {name: "builtin" for name in dir(builtins)
                if name in GUARDED_BUILTINS or name.endswith(("Error", "Exception"))}
     for cell in release.cells:
-        if cell.cell_type == "code" and not is_answer(cell):
+        if cell.cell_type == "code" and not is_answer(cell) and not is_test(cell):
             defined.update(bindings(python_of(cell.source) or ast.Module([], [])))
-    return {name: how for name, how in defined.items() if name in used}
+    return {name: how for name, how in defined.items() if name in used and how != "assignment"}
 
 
 def static_findings(notebook, release) -> list[str]:

@@ -41,6 +41,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # (COURSE_CELL_TIMEOUT overrides it; the adversarial tests use a short one).
 c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 120))
 c.Execute.interrupt_on_timeout = True
+# After a cell's reply, its last output may lag on a busy machine: wait for it
+# rather than abandon the whole submission (nbclient's default is 4 s).
+c.Execute.iopub_timeout = 30
 # Submissions run in a sandboxed kernel (autograder/sandbox.py): no network, a
 # read-only view of the course without source/ or the gradebook, resource limits.
 # A notebook that tampers with its tests scores zero (autograder/integrity.py).

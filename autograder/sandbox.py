@@ -241,6 +241,9 @@ class SandboxedKernelManager(AsyncKernelManager):
         give_to(user, writable)
         kw["env"] = kernel_environment(kw.get("env") or dict(os.environ), self.sandbox, self.kernel_folder)
         self.log.info(describe(self.sandbox))
+        # A signal to bwrap's process group does not reach the kernel in its pid namespace:
+        # interrupt over the control channel instead (ipykernel then signals itself).
+        self.kernel_spec.interrupt_mode = "message"
         await super()._async_launch_kernel(kernel_command(kernel_cmd, writable, self.sandbox, user), **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
@@ -255,6 +258,20 @@ class SandboxedExecute(Execute):
     def __init__(self, **kwargs):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kwargs)
+
+    def preprocess(self, nb, resources=None, km=None):
+        """Execute, then drop the links the kernel left in its folder: nbgrader, which runs
+        outside the sandbox, writes the graded notebook there and would follow them."""
+        try:
+            return super().preprocess(nb, resources, km=km)
+        finally:
+            remove_links(Path((resources or {}).get("metadata", {}).get("path") or "."))
+
+
+def remove_links(folder: Path) -> None:
+    for path in folder.rglob("*"):
+        if path.is_symlink():
+            path.unlink()
 
 
 def processes_inside(folder: Path) -> list[int]:

@@ -1,0 +1,147 @@
+"""A class of hostile and broken submissions (tests/adversarial.py), graded in one
+batch with a full solution and an untouched release: each gets its expected score
+and reason, the others are graded as if alone, the gradebook and the course are
+intact, and no process of any submission outlives the batch.
+
+Every notebook arrives renamed ("<student>_Untitled (1).ipynb"), as from an LMS.
+Short limits keep this file to a few minutes: 30 s per cell, 4 GiB per kernel.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import sqlite3
+
+import pytest
+
+from autograder import cli, sandbox
+
+from . import adversarial as adv
+from . import notebooks as nb
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial")]
+UNIT = adv.UNIT
+LIMITS = {"COURSE_CELL_TIMEOUT": "30", "COURSE_SUBMISSION_TIMEOUT": "300", "COURSE_SANDBOX_MEMORY_MB": "4096"}
+
+
+def require_bubblewrap():
+    if sandbox.sandbox_kind() != sandbox.BUBBLEWRAP:
+        pytest.skip(f"these checks need the bubblewrap sandbox: {sandbox.sandbox_kind()}")
+
+
+def digest(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def scores(workspace) -> dict[str, dict]:
+    with (workspace / f"scores-{UNIT.name}.csv").open() as handle:
+        return {row["student_id"]: row for row in csv.DictReader(handle)}
+
+
+def collect(workspace, cases: dict[str, adv.Case]) -> None:
+    """Readable notebooks through `collect`; the rest straight into submitted/, as if an LMS let them through."""
+    inbox = workspace.parent / "inbox"
+    inbox.mkdir()
+    broken = {name: case for name, case in cases.items() if case.status == adv.NOT_READABLE}
+    for name, case in cases.items():
+        if name not in broken:
+            (inbox / f"{name}_Untitled (1).ipynb").write_bytes(case.build(workspace))
+    assert cli.main(["--workspace", str(workspace), "collect", UNIT.name, str(inbox)]) == 0
+    for name, case in broken.items():
+        folder = workspace / "submitted" / name / UNIT.name
+        folder.mkdir(parents=True)
+        (folder / UNIT.notebook.name).write_bytes(case.build(workspace))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    require_bubblewrap()
+    workspace = tmp_path_factory.mktemp("adversarial") / "workspace"
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in LIMITS.items():
+            patch.setenv(name, value)
+        collect(workspace, adv.CASES)
+        before = {"source": digest(UNIT.notebook), "full": digest(submitted(workspace, "full"))}
+        exit_code = cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--workers", "2"])
+    return exit_code, scores(workspace), workspace, before
+
+
+def submitted(workspace, student):
+    return workspace / "submitted" / student / UNIT.name / UNIT.notebook.name
+
+
+def graded_output(workspace, student) -> str:
+    notebook = nb.read(workspace / "autograded" / student / UNIT.name / UNIT.notebook.name)
+    return "\n".join(str(output.get("text", "")) for cell in notebook.cells for output in cell.get("outputs", []))
+
+
+@pytest.mark.parametrize("name", list(adv.CASES))
+def test_each_submission_gets_its_expected_score_and_reason(batch, name):
+    _, rows, workspace, _ = batch
+    case, row = adv.CASES[name], rows[name]
+    assert row["status"].startswith(case.status), f"{name}: {row['status']}"
+    assert case.reason in row["status"], f"{name}: the reason should mention {case.reason!r}: {row['status']}"
+    if case.score is None:
+        assert row["score"] == "", f"{name} should not be graded, got {row['score']}"
+    else:
+        assert float(row["score"]) == case.score, f"{name}: {row['score']} points, expected {case.score}"
+    for test in case.zero_tests:
+        assert float(row[test]) == 0, f"{name}: {test} should score 0"
+    if case.output_lacks:
+        output = graded_output(workspace, name)
+        assert [text for text in case.output_lacks if text in output] == [], f"{name} got through:\n{output}"
+
+
+def test_the_batch_finishes_and_reports_what_could_not_be_graded(batch):
+    exit_code, rows, _, _ = batch
+    assert exit_code == 1, "submissions that cannot be graded make the exit status 1"
+    assert set(rows) == set(adv.CASES)
+    assert {row["sandbox"] for row in rows.values()} == {sandbox.describe(sandbox.BUBBLEWRAP)}
+
+
+def test_the_gradebook_and_the_course_are_intact(batch):
+    _, rows, workspace, before = batch
+    with sqlite3.connect(workspace / "gradebook.db") as database:
+        assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        students = {row[0] for row in database.execute("SELECT student_id FROM submitted_assignment")}
+    assert students >= {name for name, case in adv.CASES.items() if case.score is not None}
+    assert digest(UNIT.notebook) == before["source"], "a submission changed source/"
+    assert digest(submitted(workspace, "full")) == before["full"], "a submission changed another student's work"
+
+
+def test_no_process_of_the_batch_survives(batch):
+    _, _, workspace, _ = batch
+    assert sandbox.processes_inside(workspace) == []
+
+
+def test_feedback_says_why_a_tampering_notebook_scored_zero(batch):
+    _, _, workspace, _ = batch
+    page = html.unescape((workspace / "feedback" / "numpy" / UNIT.name / f"{UNIT.notebook.stem}.html").read_text())
+    assert "Scored 0 by the grader" in page and "np.testing.assert_array_equal" in page
+
+
+STUCK = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
+
+
+@pytest.mark.parametrize("kind", [sandbox.BUBBLEWRAP, "fallback"])
+def test_a_notebook_over_its_time_limit_is_stopped_with_all_its_processes(tmp_path, monkeypatch, capsys, kind):
+    """A kernel that ignores interrupts outlives its nbgrader unless the grader kills it too."""
+    if kind == sandbox.BUBBLEWRAP:
+        require_bubblewrap()
+    else:
+        monkeypatch.setenv("COURSE_SANDBOX", "fallback")
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", "600")
+    monkeypatch.setenv("COURSE_SUBMISSION_TIMEOUT", "40")
+    workspace = tmp_path / "workspace"
+    cases = {"full": adv.CASES["full"], "stuck": adv.Case(adv.hostile(STUCK), None, "not graded: ran over 40 s")}
+    collect(workspace, cases)
+    assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--workers", "2"]) == 1
+    rows = scores(workspace)
+    assert rows["stuck"]["status"].startswith("not graded: ran over 40 s"), rows["stuck"]["status"]
+    assert float(rows["full"]["score"]) == 12
+    assert sandbox.processes_inside(workspace) == []
+    announced = sandbox.describe(sandbox.sandbox_kind())
+    assert rows["full"]["sandbox"] == announced and announced in capsys.readouterr().out
+    assert ("WEAKER fallback" in announced) == (kind == "fallback")
