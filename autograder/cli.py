@@ -226,12 +226,22 @@ def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str, **env:
         process = nbgrader(["autograde", unit.name, f"--student={student}", "--force", *extra], workspace,
                            timeout=timeout, **env)
     except subprocess.TimeoutExpired:
-        return Result(student, None, 0, f"not graded: ran over {timeout:g} s (its kernel was stopped)")
+        return unfinished(unit, student, workspace, f"not graded: ran over {timeout:g} s (its kernel was stopped)")
     finally:
         sandbox.kill_processes_inside(workspace / "autograded" / student)
     if process.returncode != 0:
-        return Result(student, None, 0, failure(process))
+        return unfinished(unit, student, workspace, failure(process))
     return Result(student, None, 0, "graded")
+
+
+def unfinished(unit: Unit, student: str, workspace: Path, reason: str) -> Result:
+    """A submission nbgrader could not finish: not graded, or 0 if its code tampers with the tests."""
+    notebook = workspace / "submitted" / student / unit.name / unit.notebook.name
+    findings = integrity.submission_findings(notebook, unit.name)
+    if findings:
+        return Result(student, 0, 0, f"graded: 0 for tampering ({'; '.join(findings)}); nbgrader could not finish "
+                                     f"({reason.removeprefix('not graded: ')})")
+    return Result(student, None, 0, reason)
 
 
 def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) -> Result:

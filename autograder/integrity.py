@@ -28,6 +28,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+from pathlib import Path
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
@@ -91,11 +92,18 @@ def probe_cell(code: str):
 
 
 def python_of(source: str) -> ast.Module | None:
-    """The cell as Python (magics turned into calls), or None if it does not parse."""
+    """The cell as Python (magics turned into calls; the body of a cell magic such as
+    ``%%capture`` parsed too, as it runs in the kernel), or None if it does not parse."""
     try:
-        return ast.parse(TransformerManager().transform_cell(source))
+        tree = ast.parse(TransformerManager().transform_cell(source))
     except SyntaxError:
         return None
+    for node in list(ast.walk(tree)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "run_cell_magic"
+                and len(node.args) == 3 and isinstance(node.args[2], ast.Constant)):
+            body = python_of(str(node.args[2].value))
+            tree.body += body.body if body else []
+    return tree
 
 
 def meta(cell) -> dict:
@@ -233,7 +241,7 @@ class RecordIntegrity(NbGraderPreprocessor):
 
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
-        release = nbformat.read(RELEASE / info["assignment"] / f"{info['notebook']}.ipynb", as_version=4)
+        release = release_notebook(info["assignment"], f"{info['notebook']}.ipynb")
         runtime = resources.get(METADATA_KEY, nb.metadata.get(METADATA_KEY, {}).get("runtime", []))
         nb.cells = [c for c in nb.cells if not c.source.startswith(NOTICE_START)]
         findings = static_findings(nb, release) + runtime
@@ -252,6 +260,19 @@ class RecordIntegrity(NbGraderPreprocessor):
                 if not grade.needs_manual_grade:
                     grade.auto_score = 0
             gradebook.db.commit()
+
+
+def release_notebook(assignment: str, notebook_name: str):
+    return nbformat.read(RELEASE / assignment / notebook_name, as_version=4)
+
+
+def submission_findings(notebook: Path, assignment: str) -> list[str]:
+    """The static check alone, for a submission nbgrader could not finish."""
+    try:
+        submitted = nbformat.read(notebook, as_version=4)
+    except Exception:  # unreadable: nothing to check
+        return []
+    return static_findings(submitted, release_notebook(assignment, notebook.name))
 
 
 def findings_of(autograded_notebook) -> list[str]:

@@ -12,12 +12,12 @@ gets:
   no gradebook, no other student;
 - two writable folders: the notebook's own folder and the kernel's sockets;
 - its own process namespace, killed with nbgrader (``--die-with-parent``);
-- an unprivileged user (when the grader runs as root) and ``prlimit`` limits on
+- a user id of its own (when the grader runs as root) and ``prlimit`` limits on
   memory, processes and CPU time.
 
-Without a working bubblewrap the grader falls back to the limits, the
-unprivileged user and a separate session, and says so: that kernel can use the
-network and read every world-readable file.
+Without a working bubblewrap the grader falls back to the limits, a separate
+session (and a user id of its own where that user can reach Python), and says
+so: that kernel can use the network and read what its user can read.
 """
 
 from __future__ import annotations
@@ -187,7 +187,7 @@ def describe(kind: str) -> str:
 @lru_cache(maxsize=1)
 def python_runs_unprivileged() -> bool:
     """Outside a sandbox a plain user may not reach this Python (e.g. under /root/.pyenv)."""
-    probe = [*as_user(sandbox_user()), sys.executable, "-c", "pass"]
+    probe = [*as_user(sandbox_user()), *limits(), sys.executable, "-c", "pass"]
     return subprocess.run(probe, capture_output=True, cwd="/").returncode == 0
 
 
@@ -198,10 +198,13 @@ def kernel_user(kind: str) -> int | None:
     return sandbox_user()
 
 
+def limits() -> list[str]:
+    return Limits.from_environment().prlimit() if shutil.which("prlimit") else []
+
+
 def kernel_command(command: list[str], writable: list[Path], kind: str, user: int | None) -> list[str]:
-    limits = Limits.from_environment().prlimit() if shutil.which("prlimit") else []
     sandbox = bubblewrap(writable) if kind == BUBBLEWRAP else []
-    return [*sandbox, *as_user(user), *limits, *command]
+    return [*sandbox, *as_user(user), *limits(), *command]
 
 
 def kernel_environment(environment: dict[str, str], kind: str, home: Path) -> dict[str, str]:
