@@ -126,13 +126,22 @@ def test_a_notebook_over_its_time_limit_is_stopped_with_all_its_processes(tmp_pa
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "600")
     monkeypatch.setenv("COURSE_SUBMISSION_TIMEOUT", "40")
     workspace = tmp_path / "workspace"
-    cases = {"full": adv.CASES["full"], "stuck": adv.Case(adv.hostile(STUCK), None, "not graded: ran over 40 s")}
-    collect(workspace, cases)
-    assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--workers", "2"]) == 1
-    rows = scores(workspace)
-    assert rows["stuck"]["status"].startswith("not graded: ran over 40 s"), rows["stuck"]["status"]
-    assert float(rows["full"]["score"]) == 12
+    collect(workspace, {"stuck": adv.Case(adv.hostile(STUCK), None, "not graded: ran over 40 s")})
+    assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--workers", "1"]) == 1
+    row = scores(workspace)["stuck"]
+    assert row["status"].startswith("not graded: ran over 40 s"), row["status"]
     assert sandbox.processes_inside(workspace) == []
     announced = sandbox.describe(sandbox.sandbox_kind())
-    assert rows["full"]["sandbox"] == announced and announced in capsys.readouterr().out
+    assert row["sandbox"] == announced and announced in capsys.readouterr().out
     assert ("WEAKER fallback" in announced) == (kind == "fallback")
+
+
+def test_the_weaker_fallback_still_grades_and_says_so(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_SANDBOX", "fallback")
+    workspace = tmp_path / "workspace"
+    collect(workspace, {"full": adv.CASES["full"]})
+    assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--workers", "1"]) == 0
+    row = scores(workspace)["full"]
+    assert (float(row["score"]), row["status"]) == (12, "graded")
+    assert row["sandbox"].startswith("sandbox: WEAKER fallback (forced by COURSE_SANDBOX=fallback)")
+    assert "WEAKER fallback" in capsys.readouterr().out
