@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -26,8 +26,10 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 from tqdm import tqdm
 
+from . import integrity, sandbox
 from .setup_cell import ensure_setup_cell
 from .student_pack import PackError, make_student_pack
 from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
@@ -35,6 +37,11 @@ from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
 CONFIG_FOLDER = Path(__file__).resolve().parent
 DEFAULT_WORKSPACE = REPOSITORY / "grading"
 SUBMISSION_TIMEOUT = 600  # seconds for one whole submission, on top of nbgrader's per-cell limit
+
+
+def submission_timeout() -> float:
+    """SUBMISSION_TIMEOUT, or COURSE_SUBMISSION_TIMEOUT (the adversarial tests use a short one)."""
+    return float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", SUBMISSION_TIMEOUT))
 
 
 class GraderError(Exception):
@@ -55,11 +62,23 @@ def nbgrader(args: list[str], workspace: Path, timeout: float | None = None, **e
     workspace.mkdir(parents=True, exist_ok=True)
     # nbgrader calls helper programs (alembic) by name: find them beside this Python.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    environment = dict(os.environ, PATH=path, COURSE_GRADING_WORKSPACE=str(workspace), **env)
+    environment = dict(os.environ, PATH=path, COURSE_GRADING_WORKSPACE=str(workspace),
+                       COURSE_SANDBOX_KIND=sandbox.sandbox_kind(), **env)
     command = [sys.executable, "-m", "nbgrader", *args]
-    return subprocess.run(
-        command, cwd=CONFIG_FOLDER, env=environment, capture_output=True, text=True, timeout=timeout
-    )
+    return run_as_group(command, timeout, cwd=CONFIG_FOLDER, env=environment)
+
+
+def run_as_group(command: list[str], timeout: float | None, **popen) -> subprocess.CompletedProcess:
+    """subprocess.run, but a timeout kills the whole session, not only its first process."""
+    with subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          text=True, start_new_session=True, **popen) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
 def nbgrader_error(process: subprocess.CompletedProcess) -> str:
@@ -115,10 +134,12 @@ def notebooks_in(path: Path) -> list[tuple[str, bytes]]:
 
 
 def is_notebook(content: bytes) -> bool:
+    """Whether nbformat reads it as a notebook (any version it can convert: v3 too)."""
     try:
-        return isinstance(json.loads(content).get("cells"), list)
-    except (ValueError, AttributeError):
+        nbformat.reads(content.decode("utf-8"), as_version=4)
+    except Exception:  # nbformat raises JSON, version, decoding and key errors
         return False
+    return True
 
 
 def collect(unit: Unit, path: Path, workspace: Path, student_pattern: str | None = None) -> list[str]:
@@ -174,16 +195,55 @@ def thread_limits(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in names}
 
 
+def unreadable_reason(notebook: Path) -> str | None:
+    """Why a submitted file is not a notebook nbgrader can grade, or None."""
+    try:
+        nbformat.validate(nbformat.read(notebook, as_version=4))
+    except Exception as error:  # nbformat raises JSON, validation, version and decoding errors
+        return f"not graded: not a readable Jupyter notebook ({type(error).__name__}); ask for the .ipynb again"
+    return None
+
+
+def failure(process: subprocess.CompletedProcess) -> str:
+    message = nbgrader_error(process)
+    if "DeadKernel" in message or "Kernel died" in message:
+        return f"not graded: the kernel died (the notebook crashed or ended its own kernel): {message}"
+    if "nbgrader metadata" in message or "nbgrader update" in message:
+        return ("not graded: its nbgrader metadata was edited (test cells duplicated or their ids changed), "
+                "which nbgrader refuses; ask for the notebook again or grade it by hand")
+    return f"not graded: {message}"
+
+
 def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str, **env: str) -> Result:
-    """Autograde one submission with nbgrader, in its own process."""
+    """Autograde one submission with nbgrader, in its own process.
+
+    Whatever the submission left running (the kernel of a killed nbgrader, or
+    processes it started) is killed afterwards: they all work in its folder.
+    """
+    problem = unreadable_reason(workspace / "submitted" / student / unit.name / unit.notebook.name)
+    if problem:
+        return Result(student, None, 0, problem)
+    timeout = submission_timeout()
     try:
         process = nbgrader(["autograde", unit.name, f"--student={student}", "--force", *extra], workspace,
-                           timeout=SUBMISSION_TIMEOUT, **env)
+                           timeout=timeout, **env)
     except subprocess.TimeoutExpired:
-        return Result(student, None, 0, f"not graded: ran over {SUBMISSION_TIMEOUT} s")
+        return unfinished(unit, student, workspace, f"not graded: ran over {timeout:g} s (its kernel was stopped)")
+    finally:
+        sandbox.kill_processes_inside(workspace / "autograded" / student)
     if process.returncode != 0:
-        return Result(student, None, 0, f"not graded: {nbgrader_error(process)}")
+        return unfinished(unit, student, workspace, failure(process))
     return Result(student, None, 0, "graded")
+
+
+def unfinished(unit: Unit, student: str, workspace: Path, reason: str) -> Result:
+    """A submission nbgrader could not finish: not graded, or 0 if its code tampers with the tests."""
+    notebook = workspace / "submitted" / student / unit.name / unit.notebook.name
+    findings = integrity.submission_findings(notebook, unit.name)
+    if findings:
+        return Result(student, 0, 0, f"graded: 0 for tampering ({'; '.join(findings)}); nbgrader could not finish "
+                                     f"({reason.removeprefix('not graded: ')})")
+    return Result(student, None, 0, reason)
 
 
 def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) -> Result:
@@ -193,7 +253,8 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) 
     write to one SQLite file; its autograded notebook (with outputs) goes to
     ``executed/`` for the single writer of phase 2.
     """
-    with tempfile.TemporaryDirectory(prefix=f"grade-{student}-") as scratch_name:
+    (workspace / "scratch").mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{student}-", dir=workspace / "scratch") as scratch_name:
         scratch = Path(scratch_name)
         shutil.copy(workspace / "gradebook.db", scratch / "gradebook.db")
         shutil.copytree(workspace / "submitted" / student / unit.name, scratch / "submitted" / student / unit.name)
@@ -201,16 +262,8 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) 
         if result.status == "graded":
             executed = workspace / "executed" / student / unit.name
             shutil.rmtree(executed, ignore_errors=True)
-            shutil.copytree(scratch / "autograded" / student / unit.name, executed)
+            shutil.copytree(scratch / "autograded" / student / unit.name, executed, symlinks=True)
     return result
-
-
-def autograde_all(args: list[str], workspace: Path) -> int:
-    """The exit status of one nbgrader run over all students (-1 if it ran out of time)."""
-    try:
-        return nbgrader(args, workspace, timeout=SUBMISSION_TIMEOUT).returncode
-    except subprocess.TimeoutExpired:
-        return -1
 
 
 def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers: int) -> list[Result]:
@@ -218,6 +271,7 @@ def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers:
 
     Phase 2 re-runs nbgrader's autograde without executing anything: it reads the
     executed notebooks and saves their grades, exactly as a serial run would.
+    No student code runs in it, so it has no time limit.
     """
     shutil.rmtree(workspace / "executed", ignore_errors=True)
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -228,7 +282,7 @@ def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers:
     record = ["autograde", unit.name, "--force", "--no-execute",
               f"--CourseDirectory.submitted_directory={(workspace / 'executed').resolve()}"]
     executed = [r for r in results if r.status == "graded"]
-    if executed and autograde_all(record, workspace) != 0:
+    if executed and nbgrader(record, workspace).returncode != 0:
         for result in executed:  # find out which one failed, student by student
             result.status = autograde_one(unit, result.student, workspace, *record[3:]).status
     return sorted(results, key=lambda r: r.student)
@@ -243,7 +297,8 @@ def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict
         assignment = gradebook.find_assignment(unit.name)
         for result in results:
             result.max_score = assignment.max_score
-            row = {"student_id": result.student, "unit": unit.name, "status": result.status}
+            row = {"student_id": result.student, "unit": unit.name, "status": result.status,
+                   "sandbox": sandbox.describe(sandbox.sandbox_kind())}
             if result.status == "graded":
                 try:
                     submission = gradebook.find_submission(unit.name, result.student)
@@ -251,6 +306,7 @@ def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict
                     result.status = "not graded: no gradebook entry"
                 else:
                     result.score = submission.score
+                    result.status = integrity_status(unit, result.student, workspace)
                     for notebook in submission.notebooks:
                         for grade in notebook.grades:
                             if grade.needs_manual_grade:
@@ -263,8 +319,16 @@ def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict
     return rows
 
 
+def integrity_status(unit: Unit, student: str, workspace: Path) -> str:
+    """'graded', or why the notebook scored 0 for tampering with its tests."""
+
+    autograded = workspace / "autograded" / student / unit.name / unit.notebook.name
+    findings = integrity.findings_of(nbformat.read(autograded, as_version=4)) if autograded.is_file() else []
+    return f"graded: 0 for tampering ({'; '.join(findings)})" if findings else "graded"
+
+
 def write_csv(rows: list[dict], path: Path) -> None:
-    columns = ["student_id", "unit", "score", "max_score", "status"]
+    columns = ["student_id", "unit", "score", "max_score", "status", "sandbox"]
     columns += sorted({key for row in rows for key in row} - set(columns))
     with path.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
@@ -347,10 +411,13 @@ def run(args: argparse.Namespace) -> int:
         return 1 if unreadable else 0
     if args.workers < 1:
         raise GraderError(f"--workers must be at least 1, not {args.workers}")
+    kind = sandbox.sandbox_kind()
+    print(sandbox.describe(kind), file=sys.stderr if kind != sandbox.BUBBLEWRAP else sys.stdout)
     results, scores_csv = grade(unit, workspace, args.workers)
     print(summary_table(results))
+    print(sandbox.describe(kind))
     print(f"\nScores: {scores_csv}\nFeedback: {workspace / 'feedback'}")
-    failed = [r for r in results if r.status != "graded"]
+    failed = [r for r in results if r.status.startswith("not graded")]
     if failed:
         print(f"{len(failed)} submission(s) could not be graded; see the status column.", file=sys.stderr)
     return 1 if failed else 0

@@ -37,9 +37,28 @@ c.ClearSolutions.code_stub = {
 }
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Grading must be quick: a cell that runs longer than this is stopped and scores zero.
-c.Execute.timeout = 120
+# Grading must be quick: a cell that runs longer than this is stopped and scores zero
+# (COURSE_CELL_TIMEOUT overrides it; the adversarial tests use a short one).
+c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 120))
 c.Execute.interrupt_on_timeout = True
+# After a cell's reply, its last output may lag on a busy machine: wait for it
+# rather than abandon the whole submission (nbclient's default is 4 s).
+c.Execute.iopub_timeout = 30
+# Submissions run in a sandboxed kernel (autograder/sandbox.py): no network, a
+# read-only view of the course without source/ or the gradebook, resource limits.
+# A notebook that tampers with its tests scores zero (autograder/integrity.py).
+c.Autograde.autograde_preprocessors = [
+    "autograder.integrity.CheckedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograder.integrity.RecordIntegrity",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+# The integrity verdict of an executed notebook must survive until its grades are recorded.
+c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), ("course_integrity",)}
 # Keep feedback readable when a submission prints without end.
 c.LimitOutput.max_lines = 200
 c.LimitOutput.max_traceback = 50

@@ -1,0 +1,280 @@
+"""Tampering defence: a submission that fakes its tests scores zero, with the reason.
+
+The sandbox keeps a kernel away from the hidden tests and the gradebook, but the
+tests run in the student's own kernel, so a student's cell can still try to fake
+a pass: swallow errors (``get_ipython().set_custom_exc``), replace builtins, patch
+numpy (``np.allclose = lambda *a, **k: True``) or a test helper, trace the tests.
+Two independent checks, so that evading one is not enough:
+
+1. static: every code cell the student wrote or changed is parsed, and uses of
+   the hooks above, assignments into imported modules, dynamic code
+   (``exec``, ``__import__``...) and rebinding of names the tests rely on are
+   reported;
+2. at run time: the grader adds a first and a last cell. The first records the
+   identity of every builtin and numpy function and IPython's error hooks; the
+   last records them again and lists module attributes that are now functions
+   written in a notebook cell. Its report travels as cell output to nbgrader,
+   outside the kernel, and a missing report counts as tampering.
+
+Any finding sets every autograded score of the notebook to zero and puts the
+reason at the top of the feedback and in the scores CSV. nbgrader itself
+already restores test cells, their metadata and the kernelspec from the
+gradebook, and matches cells by grade_id, so deleting, editing, duplicating
+or reordering test cells cannot gain points.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import json
+from pathlib import Path
+
+import nbformat
+from IPython.core.inputtransformer2 import TransformerManager
+from nbgrader.api import Gradebook
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .sandbox import SandboxedExecute
+from .units import RELEASE
+
+METADATA_KEY = "course_integrity"
+NOTICE_START = "**Scored 0 by the grader: this notebook tampered with its tests.**"
+HOOK_ATTRIBUTES = {
+    "set_custom_exc", "CustomTB", "custom_exceptions", "showtraceback", "_showtraceback", "showsyntaxerror",
+    "settrace", "setprofile", "excepthook", "meta_path", "path_hooks", "events", "set_hook",
+    "input_transformers_post", "input_transformers_cleanup", "ast_transformers", "run_cell", "run_cell_async",
+}
+DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "__builtins__", "importlib"}
+# Builtins a student cell must not rebind when the tests use them (plain names such
+# as sum or max are left alone: beginners use them as variables).
+GUARDED_BUILTINS = {"isinstance", "issubclass", "abs", "all", "any", "len", "round", "float", "int", "bool",
+                    "print", "repr", "type", "callable", "hasattr", "getattr"}
+START_MARK = "COURSE-INTEGRITY-START "
+END_MARK = "COURSE-INTEGRITY-END "
+
+SNAPSHOT = '''
+def snapshot():
+    import builtins, sys, numpy, numpy.testing
+    ipython = get_ipython()
+    # ipykernel itself replaces input() for every cell
+    found = {f"builtins.{k}": id(v) for k, v in vars(builtins).items() if not k.startswith("_") and k != "input"}
+    for module in (numpy, numpy.testing):
+        found.update({f"{module.__name__}.{k}": id(v) for k, v in vars(module).items() if callable(v)})
+    found["ipython custom exceptions"] = repr(ipython.custom_exceptions)
+    found["ipython showtraceback"] = "showtraceback" in vars(ipython)
+    found["sys.settrace"] = repr(sys.gettrace())
+    found["sys.setprofile"] = repr(sys.getprofile())
+    return found
+'''
+FIRST_PROBE = SNAPSHOT + f'print({START_MARK!r} + __import__("json").dumps(snapshot()))'
+LAST_PROBE = SNAPSHOT + '''
+def written_in_a_cell(value):
+    import types
+    if type(value) is types.MethodType:
+        value = value.__func__
+    if type(value) is not types.FunctionType:
+        return False
+    name = value.__code__.co_filename
+    return "ipykernel_" in name or name.startswith("<ipython-input")
+
+def patched_modules():
+    import sys
+    main = sys.modules["__main__"]
+    return sorted(f"{m}.{k}" for m, module in list(sys.modules.items()) if module is not main
+                  for k, v in list(getattr(module, "__dict__", {}).items()) if written_in_a_cell(v))
+''' + f'print({END_MARK!r} + __import__("json").dumps({{"snapshot": snapshot(), "patched": patched_modules()}}))'
+
+
+def probe_cell(code: str):
+    """A grader cell that runs in a namespace of its own, leaving the student's untouched."""
+    return nbformat.v4.new_code_cell(f"exec({code!r}, {{'get_ipython': get_ipython}})")
+
+
+def python_of(source: str) -> ast.Module | None:
+    """The cell as Python (magics turned into calls; the body of a cell magic such as
+    ``%%capture`` parsed too, as it runs in the kernel), or None if it does not parse."""
+    try:
+        tree = ast.parse(TransformerManager().transform_cell(source))
+    except SyntaxError:
+        return None
+    for node in list(ast.walk(tree)):
+        if (isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "run_cell_magic"
+                and len(node.args) == 3 and isinstance(node.args[2], ast.Constant)):
+            body = python_of(str(node.args[2].value))
+            tree.body += body.body if body else []
+    return tree
+
+
+def meta(cell) -> dict:
+    return cell.metadata.get("nbgrader", {})
+
+
+def is_test(cell) -> bool:
+    return bool(meta(cell).get("grade")) and not meta(cell).get("solution")
+
+
+def is_answer(cell) -> bool:
+    return bool(meta(cell).get("solution"))
+
+
+def bindings(tree: ast.AST) -> dict[str, str]:
+    """Names a cell binds at top level: 'import numpy', 'definition' (def, class) or 'assignment'."""
+    bound = {}
+    for node in getattr(tree, "body", []):
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            for alias in node.names:
+                origin = alias.name if isinstance(node, ast.Import) else f"{node.module}.{alias.name}"
+                bound[(alias.asname or alias.name).split(".")[0]] = f"import {origin}"
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound[node.name] = "definition"
+        else:
+            for target in ast.walk(node):
+                if isinstance(target, ast.Name) and isinstance(target.ctx, (ast.Store, ast.Del)):
+                    bound[target.id] = "assignment"
+    return bound
+
+
+def loaded_names(tree: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+
+
+def root_name(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript)):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]) -> list[str]:
+    """What one student cell does to the tests' world."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES:
+            found.append(f"uses {node.attr}, which can hide test failures")
+        elif isinstance(node, ast.Name) and node.id in DYNAMIC_CODE:
+            found.append(f"uses {node.id} (dynamic code the grader cannot check)")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
+              and node.func.id in ("setattr", "delattr") and root_name(node.args[0]) in modules):
+            found.append(f"changes {ast.unparse(node.args[0])} with {node.func.id}")
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+            found += [f"imports {n}" for n in names if n.split(".")[0] in ("builtins", "importlib", "gc")]
+        targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
+        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+            for target in targets:
+                if isinstance(target, (ast.Attribute, ast.Subscript)) and root_name(target) in modules:
+                    found.append(f"changes {ast.unparse(target)} in an imported module")
+    for name, how in bindings(tree).items():
+        if name in protected and not (how == protected[name] and how.startswith("import")):
+            found.append(f"redefines {name}, which the tests use")
+    return found
+
+
+def protected_names(release, test_cells) -> dict[str, str]:
+    """Modules, functions and classes the tests use that the course (not the student) provides.
+
+    Plain variables are left out: a student trying a function on ``q = ...`` in
+    an answer cell is not cheating, even if a test uses a variable named q.
+    """
+    used = set().union(*(loaded_names(python_of(c.source) or ast.Module([], [])) for c in test_cells))
+    defined = {name: "builtin" for name in dir(builtins)
+               if name in GUARDED_BUILTINS or name.endswith(("Error", "Exception"))}
+    for cell in release.cells:
+        if cell.cell_type == "code" and not is_answer(cell) and not is_test(cell):
+            defined.update(bindings(python_of(cell.source) or ast.Module([], [])))
+    return {name: how for name, how in defined.items() if name in used and how != "assignment"}
+
+
+def static_findings(notebook, release) -> list[str]:
+    """'cell N: reason' for every student-written cell that tampers with the tests."""
+    course_cells = {c.source for c in release.cells if c.cell_type == "code" and not is_answer(c)}
+    tests = [c for c in notebook.cells if c.cell_type == "code" and is_test(c)]
+    protected = protected_names(release, tests)
+    student_cells = [(i, c) for i, c in enumerate(notebook.cells)
+                     if c.cell_type == "code" and not is_test(c) and c.source not in course_cells]
+    trees = [(i, python_of(c.source)) for i, c in student_cells]
+    modules = set(protected) | {n for _, t in trees if t for n, how in bindings(t).items() if how.startswith("import")}
+    found = []
+    for index, tree in trees:
+        if tree is not None:
+            found += [f"cell {index + 1}: {reason}" for reason in dict.fromkeys(cell_findings(tree, modules, protected))]
+    return found
+
+
+def marked_output(cell, mark: str) -> dict | None:
+    for output in cell.get("outputs", []):
+        for line in output.get("text", "").splitlines():
+            if line.startswith(mark):
+                try:
+                    return json.loads(line[len(mark):])
+                except ValueError:
+                    return None
+    return None
+
+
+def runtime_findings(first, last) -> list[str]:
+    """Differences between the grader's first and last cells (run inside the student's kernel)."""
+    start, end = marked_output(first, START_MARK), marked_output(last, END_MARK)
+    if start is None or end is None:
+        return ["the grader's integrity check did not report (its output or the kernel was tampered with)"]
+    changed = [key for key, value in start.items() if end["snapshot"].get(key) != value]
+    return [f"at run time: {key} was changed" for key in changed] + [
+        f"at run time: {name} was replaced by a function written in the notebook" for name in end["patched"]]
+
+
+class CheckedExecute(SandboxedExecute):
+    """Runs the notebook in the sandbox between the grader's two integrity cells."""
+
+    def preprocess(self, nb, resources=None, km=None):
+        first, last = probe_cell(FIRST_PROBE), probe_cell(LAST_PROBE)
+        nb.cells = [first, *nb.cells, last]
+        try:
+            nb, resources = super().preprocess(nb, resources, km=km)
+        finally:
+            nb.cells = [c for c in nb.cells if c is not first and c is not last]
+        resources[METADATA_KEY] = runtime_findings(first, last)
+        return nb, resources
+
+
+class RecordIntegrity(NbGraderPreprocessor):
+    """After nbgrader saved the grades: zero them where tampering was found, and say why."""
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        release = release_notebook(info["assignment"], f"{info['notebook']}.ipynb")
+        runtime = resources.get(METADATA_KEY, nb.metadata.get(METADATA_KEY, {}).get("runtime", []))
+        nb.cells = [c for c in nb.cells if not c.source.startswith(NOTICE_START)]
+        findings = static_findings(nb, release) + runtime
+        nb.metadata[METADATA_KEY] = {"runtime": runtime, "findings": findings}
+        if findings:
+            self.zero_grades(info)
+            reasons = "\n".join(f"- {f}" for f in findings)
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"{NOTICE_START}\n\n{reasons}"))
+        return nb, resources
+
+    @staticmethod
+    def zero_grades(info: dict) -> None:
+        with Gradebook(info["db_url"]) as gradebook:
+            notebook = gradebook.find_submission_notebook(info["notebook"], info["assignment"], info["student"])
+            for grade in notebook.grades:
+                if not grade.needs_manual_grade:
+                    grade.auto_score = 0
+            gradebook.db.commit()
+
+
+def release_notebook(assignment: str, notebook_name: str):
+    return nbformat.read(RELEASE / assignment / notebook_name, as_version=4)
+
+
+def submission_findings(notebook: Path, assignment: str) -> list[str]:
+    """The static check alone, for a submission nbgrader could not finish."""
+    try:
+        submitted = nbformat.read(notebook, as_version=4)
+    except Exception:  # unreadable: nothing to check
+        return []
+    return static_findings(submitted, release_notebook(assignment, notebook.name))
+
+
+def findings_of(autograded_notebook) -> list[str]:
+    """The tampering found in an autograded notebook, for the scores CSV."""
+    return autograded_notebook.metadata.get(METADATA_KEY, {}).get("findings", [])

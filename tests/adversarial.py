@@ -1,0 +1,226 @@
+"""Hostile and broken submissions of Unit 3 (attention), built from the real release
+notebook, each with the outcome the grader must give it.
+
+Unit 3 has 12 points: stable_softmax 2, scaled_dot_product_attention 3,
+causal_mask 2, split_merge_heads 2, multi_head_attention 3. Most cases put their
+hostile code into the causal_mask answer cell, so "10" means: everything else
+was graded normally and only that exercise was lost.
+"""
+
+from __future__ import annotations
+
+import copy
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import nbformat
+
+from autograder.units import RELEASE, find_unit
+
+from . import contract
+from . import notebooks as nb
+
+UNIT = find_unit("03_attention")
+MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
+TAMPERING = "graded: 0 for tampering"
+NOT_READABLE = "not graded: not a readable Jupyter notebook"
+KERNEL_DIED = "not graded: the kernel died"
+METADATA_EDITED = "not graded: its nbgrader metadata was edited"
+
+
+@dataclass
+class Case:
+    build: Callable[[Path], bytes]  # the submission's bytes (it may read the workspace's path)
+    score: float | None  # None: not graded
+    status: str  # the status must start with this
+    reason: str = ""  # ... and contain this
+    zero_tests: list[str] = field(default_factory=list)  # test cells that must score 0
+    output_lacks: list[str] = field(default_factory=list)  # text that must not appear in the graded output
+
+
+def release():
+    return nb.read(RELEASE / UNIT.name / UNIT.notebook.name)
+
+
+def solved():
+    """The release with the reference answers typed in, as a good student would."""
+    notebook = release()
+    answers = nb.answer_cells(nb.read(UNIT.notebook))
+    for grade_id, cell in nb.answer_cells(notebook).items():
+        lines = answers[grade_id].source.splitlines()
+        cell.source = "\n".join(line for line in lines if line.strip() not in MARKER_LINES)
+    return notebook
+
+
+def as_bytes(notebook) -> bytes:
+    return nbformat.writes(notebook).encode()
+
+
+def with_answer(notebook, exercise: str, code: str, replace: bool = False):
+    """``code`` put before (or instead of) one answer cell's source."""
+    cell = nb.answer_cells(notebook)[exercise]
+    cell.source = code if replace else f"{code}\n{cell.source}"
+    return notebook
+
+
+def hostile(code: str, base=solved, exercise: str = "causal_mask", replace: bool = False):
+    """``code`` in an answer cell; it may name {workspace}, {source} (the unit's source notebook) and {notebook}."""
+    def build(workspace):
+        filled = code.replace("{workspace}", str(workspace)).replace("{source}", str(UNIT.notebook))
+        return as_bytes(with_answer(base(), exercise, filled.replace("{notebook}", UNIT.notebook.name), replace))
+    return build
+
+
+def edited(change: Callable, base=release):
+    def build(workspace):
+        notebook = base()
+        change(notebook)
+        return as_bytes(notebook)
+    return build
+
+
+def test_cells(notebook):
+    return [c for c in notebook.cells if nb.nbgrader_meta(c).get("grade") and not nb.nbgrader_meta(c).get("solution")]
+
+
+def delete_tests(notebook):
+    notebook.cells = [c for c in notebook.cells if c not in test_cells(notebook)]
+
+
+def pass_every_test(notebook):
+    for cell in test_cells(notebook):
+        cell.source = "pass"
+
+
+def inflate_points(notebook):
+    for cell in test_cells(notebook):
+        cell.metadata.nbgrader["points"] = 100
+        cell.metadata.nbgrader["checksum"] = "0" * 32
+
+
+def rename_grade_ids(notebook):
+    for cell in test_cells(notebook):
+        cell.metadata.nbgrader["grade_id"] += "_mine"
+        cell.source = "pass"
+
+
+def duplicate_tests(notebook):
+    cells = []
+    for cell in notebook.cells:
+        cells.append(cell)
+        if cell in test_cells(notebook):
+            cells.append(copy.deepcopy(cell))
+            cells[-1].id = f"{cell.id}-copy"
+    notebook.cells = cells
+
+
+def tests_before_answers(notebook):
+    """Every test cell moved to the top, before the answers it checks."""
+    tests = test_cells(notebook)
+    notebook.cells = tests + [c for c in notebook.cells if c not in tests]
+
+
+def wrong_but_visible_tests_pass(workspace):
+    """Fully masked rows give nan: the visible tests have no such row, the hidden ones do."""
+    notebook = solved()
+    mutant = runpy.run_path(str(UNIT.folder / "mutants.py"))["MUTANTS"]["stable_softmax"]["fully masked rows give nan"]
+    cell = nb.answer_cells(notebook)["stable_softmax"]
+    cell.source = contract.apply_mutant(cell.source, mutant)
+    return as_bytes(notebook)
+
+
+def old_format(workspace):
+    return nbformat.writes(nbformat.convert(solved(), 3), version=3).encode()
+
+
+SNOOP = """
+import os, pathlib
+for path in [{paths}]:
+    try:
+        print("READ", path, len(pathlib.Path(path).read_bytes()))
+    except OSError as error:
+        print("BLOCKED", path, type(error).__name__)
+"""
+SCRIBBLE = """
+import os, pathlib
+for path in [{paths}]:
+    try:
+        pathlib.Path(path).write_text("overwritten by mallory")
+        print("WROTE", path)
+    except OSError as error:
+        print("BLOCKED", path, type(error).__name__)
+"""
+
+
+def snoop(*paths: str) -> str:
+    return SNOOP.replace("{paths}", ", ".join(f"r'{p}'" for p in paths))
+
+
+def scribble(*paths: str) -> str:
+    return SCRIBBLE.replace("{paths}", ", ".join(f"r'{p}'" for p in paths))
+
+
+SOURCE_NOTEBOOK = "{source}"
+CASES: dict[str, Case] = {
+    "full": Case(lambda w: as_bytes(solved()), 12, "graded"),
+    "blank": Case(lambda w: as_bytes(release()), 0, "graded"),
+    "wrong": Case(wrong_but_visible_tests_pass, 10, "graded", zero_tests=["test_stable_softmax"]),
+    # the kernel misbehaves: the exercise is lost, the rest is graded
+    "loop": Case(hostile("while True:\n    pass"), 10, "graded", zero_tests=["test_causal_mask"]),
+    "exit": Case(hostile("import sys\nsys.exit(3)"), 10, "graded", zero_tests=["test_causal_mask"]),
+    "memory": Case(hostile("import numpy as np\nhog = []\ntry:\n    while True:\n        hog.append(np.ones(2**24))\n"
+                           "finally:\n    hog.clear()"),
+                   10, "graded", zero_tests=["test_causal_mask"]),
+    # the process limit stops the fork bomb, and the kernel, left without threads, dies
+    "forkbomb": Case(hostile("import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(3600)"),
+                     None, KERNEL_DIED),
+    "chatty": Case(hostile("for line in range(1_000_000):\n    print(line)"), 12, "graded"),
+    # the kernel dies: nothing can be graded, and the batch goes on
+    "hardexit": Case(hostile("import os\nos._exit(0)"), None, KERNEL_DIED),
+    "segfault": Case(hostile("import ctypes\nctypes.string_at(0)"), None, KERNEL_DIED),
+    "suicide": Case(hostile("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), None, KERNEL_DIED),
+    # nbgrader restores test cells and their metadata from the gradebook
+    "no-tests": Case(edited(delete_tests), 0, "graded"),
+    "tests-pass": Case(edited(pass_every_test), 0, "graded"),
+    "points": Case(edited(inflate_points), 0, "graded"),
+    # ... but refuses a notebook whose test cells were duplicated or renamed
+    "grade-ids": Case(edited(rename_grade_ids), None, METADATA_EDITED),
+    "duplicates": Case(edited(duplicate_tests), None, METADATA_EDITED),
+    "reordered": Case(edited(tests_before_answers, base=solved), 0, "graded"),
+    # files that are no notebook, or an old one
+    "old-format": Case(old_format, 12, "graded"),
+    "not-json": Case(lambda w: b'{"cells": [', None, NOT_READABLE),
+    "empty": Case(lambda w: b"", None, NOT_READABLE),
+    "picture": Case(lambda w: b"\x89PNG\r\n\x1a\n" + bytes(range(256)), None, NOT_READABLE),
+    # faking a pass: zero, whatever the answers
+    "numpy": Case(hostile("import numpy as np\nnp.testing.assert_array_equal = lambda *a, **k: None\n"
+                          "def causal_mask(length):\n    return 0", replace=True), 0, TAMPERING, "np.testing"),
+    "builtins": Case(hostile("import builtins\nbuiltins.isinstance = lambda *args: True"), 0, TAMPERING,
+                     "builtins"),
+    "swallow": Case(hostile("get_ipython().set_custom_exc((AssertionError,), lambda *a, **k: None)\n"
+                            "def causal_mask(length):\n    return 0", replace=True), 0, TAMPERING, "set_custom_exc"),
+    "hidden": Case(hostile("import numpy\nvars(numpy.testing)['assert_' + 'array_equal'] = print\n"
+                           "def causal_mask(length):\n    return 0", replace=True), 0, TAMPERING,
+                   "numpy.testing.assert_array_equal was changed"),
+    "tracer": Case(hostile("import sys\nsys.settrace(lambda *a: None)"), 0, TAMPERING, "settrace"),
+    "helper": Case(hostile("def flat_params(layer):\n    return None"), 0, TAMPERING, "redefines flat_params"),
+    # the sandbox: nothing to read, nothing to write, no network
+    "snoop": Case(hostile(snoop(SOURCE_NOTEBOOK, "{workspace}/gradebook.db", "../../../gradebook.db",
+                                "{workspace}/submitted/full/" + UNIT.name + "/" + UNIT.notebook.name)),
+                  12, "graded", output_lacks=["READ "]),
+    "scribble": Case(hostile(scribble("{workspace}/gradebook.db", "../../../gradebook.db",
+                                      "{workspace}/submitted/full/" + UNIT.name + "/" + UNIT.notebook.name,
+                                      SOURCE_NOTEBOOK)),
+                     12, "graded", output_lacks=["WROTE "]),
+    "network": Case(hostile("import socket\nfor host in ('1.1.1.1', 'example.com'):\n    try:\n"
+                            "        socket.create_connection((host, 80), timeout=3)\n        print('CONNECTED', host)\n"
+                            "    except OSError as error:\n        print('BLOCKED', host, error)"),
+                    12, "graded", output_lacks=["CONNECTED"]),
+    "symlink": Case(hostile("import os\nfor name, target in [('{notebook}', '{workspace}/gradebook.db'), "
+                            "('leak.ipynb', '{source}')]:\n    if os.path.lexists(name):\n        os.remove(name)\n"
+                            "    os.symlink(target, name)"), 12, "graded"),
+    "daemon": Case(hostile("import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)"),
+                   12, "graded"),
+}
