@@ -326,7 +326,8 @@ def readme_section(results: list[dict]) -> str:
 
 
 def update_readme() -> None:
-    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("*.json"))]
+    # Only the units' files (NN_name.json); other benchmarks keep their results beside them.
+    results = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("[0-9][0-9]_*.json"))]
     section = readme_section(results)
     text = README.read_text() if README.exists() else ""
     if START_MARKER not in text or END_MARKER not in text:
