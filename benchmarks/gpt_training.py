@@ -39,7 +39,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import nbformat
 import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parent.parent
@@ -47,6 +46,7 @@ sys.path.insert(0, str(REPOSITORY))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from course import data, gpt_lab, runtime  # noqa: E402
+from tests.notebooks import run_cells  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOTEBOOK = REPOSITORY / "source" / "04_gpt_wine_reviews" / "gpt_wine_reviews.ipynb"
@@ -67,11 +67,7 @@ def notebook_definitions() -> dict:
     import tensorflow as tf
     from keras import layers, ops
 
-    namespace = dict(np=np, keras=keras, layers=layers, ops=ops, tf=tf)
-    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in nbformat.read(NOTEBOOK, 4).cells}
-    for grade_id in MODEL_CELLS:
-        exec(compile(cells[grade_id], f"{NOTEBOOK.name}:{grade_id}", "exec"), namespace)
-    return namespace
+    return run_cells(NOTEBOOK, MODEL_CELLS, dict(np=np, keras=keras, layers=layers, ops=ops, tf=tf))
 
 
 def matmul_peak(size: int = 2048, seconds: float = 5.0) -> float:
