@@ -39,6 +39,11 @@ DEFAULT_WORKSPACE = REPOSITORY / "grading"
 SUBMISSION_TIMEOUT = 600  # seconds for one whole submission, on top of nbgrader's per-cell limit
 
 
+def gradebook_url(workspace: Path) -> str:
+    """COURSE_GRADEBOOK_URL (a shared database), else SQLite in the workspace, as nbgrader_config.py has it."""
+    return os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite:///{workspace / 'gradebook.db'}"
+
+
 def submission_timeout() -> float:
     """SUBMISSION_TIMEOUT, or COURSE_SUBMISSION_TIMEOUT (the adversarial tests use a short one)."""
     return float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", SUBMISSION_TIMEOUT))
@@ -179,11 +184,11 @@ def submitted_students(unit: Unit, workspace: Path) -> list[str]:
     return students
 
 
-def register_assignment(unit: Unit, workspace: Path) -> None:
+def register_assignment(unit: Unit, workspace: Path, **env: str) -> None:
     """Put the unit's source (with its hidden tests) into the gradebook."""
     with tempfile.TemporaryDirectory() as scratch_release:
         process = nbgrader(["generate_assignment", unit.name, "--force"], workspace,
-                           COURSE_RELEASE_DIRECTORY=scratch_release)
+                           COURSE_RELEASE_DIRECTORY=scratch_release, **env)
     if process.returncode != 0:
         raise GraderError(f"could not register {unit.name} in the gradebook: {nbgrader_error(process)}")
 
@@ -208,6 +213,9 @@ def failure(process: subprocess.CompletedProcess) -> str:
     message = nbgrader_error(process)
     if "DeadKernel" in message or "Kernel died" in message:
         return f"not graded: the kernel died (the notebook crashed or ended its own kernel): {message}"
+    if "CellTimeoutError" in message:
+        return ("not graded: a cell ran over its time limit and did not stop when interrupted "
+                f"({message}); grade it again alone, or with a longer COURSE_CELL_TIMEOUT")
     if "nbgrader metadata" in message or "nbgrader update" in message:
         return ("not graded: its nbgrader metadata was edited (test cells duplicated or their ids changed), "
                 "which nbgrader refuses; ask for the notebook again or grade it by hand")
@@ -246,23 +254,52 @@ def unfinished(unit: Unit, student: str, workspace: Path, reason: str) -> Result
     return Result(student, None, 0, reason)
 
 
-def execute_in_scratch(unit: Unit, student: str, workspace: Path, threads: int) -> Result:
+def copy_graded_files(source: Path, target: Path) -> None:
+    """The notebooks and nbgrader's timestamp of a submission folder, and nothing else.
+
+    The student's kernel wrote into that folder: whatever else is there (pipes,
+    links, huge files) is not needed to record the grades, and not copied.
+    """
+    target.mkdir(parents=True, exist_ok=True)
+    for path in source.iterdir():
+        if path.is_file() and not path.is_symlink() and (path.suffix == ".ipynb" or path.name == "timestamp.txt"):
+            shutil.copyfile(path, target / path.name)
+
+
+def scratch_gradebook(unit: Unit, workspace: Path) -> Path:
+    """A private SQLite gradebook that knows only ``unit``: the template each worker copies."""
+    template = workspace / "scratch" / "gradebook-template.db"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    template.unlink(missing_ok=True)
+    register_assignment(unit, workspace, COURSE_GRADEBOOK_URL=f"sqlite:///{template}")
+    return template
+
+
+def execute_in_scratch(unit: Unit, student: str, workspace: Path, template: Path, threads: int) -> Result:
     """Phase 1 of parallel grading: run one submission in a private copy of the workspace.
 
-    The scratch gets its own copy of the gradebook, so no two processes ever
-    write to one SQLite file; its autograded notebook (with outputs) goes to
-    ``executed/`` for the single writer of phase 2.
+    The scratch gets a gradebook of its own (a copy of ``template``), so no two
+    processes ever write to one database; its autograded notebook (with outputs)
+    goes to ``executed/`` for the single writer of phase 2. Whatever goes wrong
+    with one submission is that submission's result: the rest of the class is
+    still graded.
     """
-    (workspace / "scratch").mkdir(exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=f"{student}-", dir=workspace / "scratch") as scratch_name:
-        scratch = Path(scratch_name)
-        shutil.copy(workspace / "gradebook.db", scratch / "gradebook.db")
-        shutil.copytree(workspace / "submitted" / student / unit.name, scratch / "submitted" / student / unit.name)
-        result = autograde_one(unit, student, scratch, **thread_limits(threads))
-        if result.status == "graded":
-            executed = workspace / "executed" / student / unit.name
-            shutil.rmtree(executed, ignore_errors=True)
-            shutil.copytree(scratch / "autograded" / student / unit.name, executed, symlinks=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix=f"{student}-", dir=workspace / "scratch",
+                                         ignore_cleanup_errors=True) as scratch_name:
+            scratch = Path(scratch_name)
+            shutil.copy(template, scratch / "gradebook.db")
+            copy_graded_files(workspace / "submitted" / student / unit.name, scratch / "submitted" / student / unit.name)
+            result = autograde_one(unit, student, scratch, COURSE_MAIN_WORKSPACE=str(workspace),
+                                   COURSE_GRADEBOOK_URL=f"sqlite:///{scratch / 'gradebook.db'}",
+                                   **thread_limits(threads))
+            if result.status == "graded":
+                executed = workspace / "executed" / student / unit.name
+                shutil.rmtree(executed, ignore_errors=True)
+                copy_graded_files(scratch / "autograded" / student / unit.name, executed)
+    except Exception as error:  # the batch goes on; this submission says what happened
+        return Result(student, None, 0, f"not graded: the grader failed on this submission "
+                                        f"({type(error).__name__}: {error}); grade it again alone")
     return result
 
 
@@ -274,11 +311,13 @@ def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers:
     No student code runs in it, so it has no time limit.
     """
     shutil.rmtree(workspace / "executed", ignore_errors=True)
+    template = scratch_gradebook(unit, workspace)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         threads = max(1, (os.cpu_count() or 1) // workers)
-        futures = [pool.submit(execute_in_scratch, unit, student, workspace, threads) for student in students]
+        futures = [pool.submit(execute_in_scratch, unit, student, workspace, template, threads) for student in students]
         results = [f.result() for f in tqdm(as_completed(futures), total=len(futures),
                                              desc=f"grade {unit.name} ({workers} workers)", unit="notebook")]
+    template.unlink()
     record = ["autograde", unit.name, "--force", "--no-execute",
               f"--CourseDirectory.submitted_directory={(workspace / 'executed').resolve()}"]
     executed = [r for r in results if r.status == "graded"]
@@ -293,7 +332,7 @@ def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict
     from nbgrader.api import Gradebook, MissingEntry
 
     rows = []
-    with Gradebook(f"sqlite:///{workspace / 'gradebook.db'}", "genlm-course") as gradebook:
+    with Gradebook(gradebook_url(workspace), "genlm-course") as gradebook:
         assignment = gradebook.find_assignment(unit.name)
         for result in results:
             result.max_score = assignment.max_score

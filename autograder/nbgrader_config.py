@@ -25,7 +25,9 @@ c.CourseDirectory.source_directory = str(REPOSITORY / "source")
 c.CourseDirectory.release_directory = os.environ.get(
     "COURSE_RELEASE_DIRECTORY", str(REPOSITORY / "release")
 )
-c.CourseDirectory.db_url = f"sqlite:///{WORKSPACE / 'gradebook.db'}"
+# The gradebook: SQLite in the workspace, or any database nbgrader takes (COURSE_GRADEBOOK_URL,
+# e.g. postgresql://user@host/course for several instructors at once).
+c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite:///{WORKSPACE / 'gradebook.db'}"
 # Test-only files beside a unit's notebook (its mutants) never reach students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py"]
 
