@@ -4,7 +4,7 @@ The sandbox keeps a kernel away from the hidden tests and the gradebook, but the
 tests run in the student's own kernel, so a student's cell can still try to fake
 a pass: swallow errors (``get_ipython().set_custom_exc``), replace builtins, patch
 numpy (``np.allclose = lambda *a, **k: True``) or a test helper, trace the tests.
-Two independent checks, so that evading one is not enough:
+Independent checks, so that evading one is not enough:
 
 1. static: every code cell the student wrote or changed is parsed, and uses of
    the hooks above, assignments into imported modules, dynamic code
@@ -14,7 +14,12 @@ Two independent checks, so that evading one is not enough:
    identity of every builtin and numpy function and IPython's error hooks; the
    last records them again and lists module attributes that are now functions
    written in a notebook cell. Its report travels as cell output to nbgrader,
-   outside the kernel, and a missing report counts as tampering.
+   outside the kernel, and a missing report counts as tampering;
+3. also at run time: the first cell installs an audit hook (kernel_guard.py)
+   that notes every attempt to read or write the course's sources or the
+   grading workspace outside the notebook's own folder, to link to them, or to
+   use the network. The sandbox blocks all of these; trying is cheating all the
+   same (a graded notebook needs neither), and the last cell reports it.
 
 Any finding sets every autograded score of the notebook to zero and puts the
 reason at the top of the feedback and in the scores CSV. nbgrader itself
@@ -28,6 +33,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import os
 from pathlib import Path
 
 import nbformat
@@ -35,11 +41,12 @@ from IPython.core.inputtransformer2 import TransformerManager
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from . import kernel_guard
 from .sandbox import SandboxedExecute
-from .units import RELEASE
+from .units import REPOSITORY, RELEASE
 
 METADATA_KEY = "course_integrity"
-NOTICE_START = "**Scored 0 by the grader: this notebook tampered with its tests.**"
+NOTICE_START = "**Scored 0 by the grader: this notebook tampered with its tests or reached for the grader's files.**"
 HOOK_ATTRIBUTES = {
     "set_custom_exc", "CustomTB", "custom_exceptions", "showtraceback", "_showtraceback", "showsyntaxerror",
     "settrace", "setprofile", "excepthook", "meta_path", "path_hooks", "events", "set_hook",
@@ -67,8 +74,15 @@ def snapshot():
     found["sys.setprofile"] = repr(sys.getprofile())
     return found
 '''
-FIRST_PROBE = SNAPSHOT + f'print({START_MARK!r} + __import__("json").dumps(snapshot()))'
-LAST_PROBE = SNAPSHOT + '''
+GUARD_SOURCE = Path(kernel_guard.__file__).read_text()
+ATTEMPTS = f"""
+def attempts():
+    import sys
+    box = []
+    sys.audit({kernel_guard.REPORT_EVENT!r}, box)
+    return box
+"""
+LAST_PROBE = SNAPSHOT + ATTEMPTS + '''
 def written_in_a_cell(value):
     import types
     if type(value) is types.MethodType:
@@ -83,7 +97,23 @@ def patched_modules():
     main = sys.modules["__main__"]
     return sorted(f"{m}.{k}" for m, module in list(sys.modules.items()) if module is not main
                   for k, v in list(getattr(module, "__dict__", {}).items()) if written_in_a_cell(v))
-''' + f'print({END_MARK!r} + __import__("json").dumps({{"snapshot": snapshot(), "patched": patched_modules()}}))'
+''' + (f'print({END_MARK!r} + __import__("json").dumps('
+       '{"snapshot": snapshot(), "patched": patched_modules(), "attempts": attempts()}))')
+
+
+def first_probe(protected: list[str]) -> str:
+    """The grader's first cell: snapshot the tests' world, then watch for attempts to
+    reach the grader's files or the network (autograder/kernel_guard.py)."""
+    return (SNAPSHOT + GUARD_SOURCE + f"\ninstall({protected!r})\n"
+            + f'print({START_MARK!r} + __import__("json").dumps(snapshot()))')
+
+
+def protected_folders() -> list[str]:
+    """What a notebook must not touch: the course's sources and grader, its history, every grading workspace."""
+    folders = [REPOSITORY / "source", REPOSITORY / "autograder", REPOSITORY / ".git"]
+    folders += [Path(os.environ[name]) for name in ("COURSE_GRADING_WORKSPACE", "COURSE_MAIN_WORKSPACE")
+                if os.environ.get(name)]
+    return sorted({str(path) for folder in folders for path in (folder.absolute(), folder.resolve())})
 
 
 def probe_cell(code: str):
@@ -202,14 +232,14 @@ def static_findings(notebook, release) -> list[str]:
 
 
 def marked_output(cell, mark: str) -> dict | None:
-    for output in cell.get("outputs", []):
-        for line in output.get("text", "").splitlines():
-            if line.startswith(mark):
-                try:
-                    return json.loads(line[len(mark):])
-                except ValueError:
-                    return None
-    return None
+    """The report a grader cell printed after ``mark``; None if it is missing, unreadable
+    or there twice (a second one can only come from the student's code)."""
+    lines = [line for output in cell.get("outputs", []) for line in str(output.get("text", "")).splitlines()
+             if line.startswith(mark)]
+    try:
+        return json.loads(lines[0][len(mark):]) if len(lines) == 1 else None
+    except ValueError:
+        return None
 
 
 def runtime_findings(first, last) -> list[str]:
@@ -218,15 +248,16 @@ def runtime_findings(first, last) -> list[str]:
     if start is None or end is None:
         return ["the grader's integrity check did not report (its output or the kernel was tampered with)"]
     changed = [key for key, value in start.items() if end["snapshot"].get(key) != value]
-    return [f"at run time: {key} was changed" for key in changed] + [
-        f"at run time: {name} was replaced by a function written in the notebook" for name in end["patched"]]
+    return ([f"at run time: {key} was changed" for key in changed]
+            + [f"at run time: {name} was replaced by a function written in the notebook" for name in end["patched"]]
+            + [f"at run time: {attempt}" for attempt in end.get("attempts", [])])
 
 
 class CheckedExecute(SandboxedExecute):
     """Runs the notebook in the sandbox between the grader's two integrity cells."""
 
     def preprocess(self, nb, resources=None, km=None):
-        first, last = probe_cell(FIRST_PROBE), probe_cell(LAST_PROBE)
+        first, last = probe_cell(first_probe(protected_folders())), probe_cell(LAST_PROBE)
         nb.cells = [first, *nb.cells, last]
         try:
             nb, resources = super().preprocess(nb, resources, km=km)

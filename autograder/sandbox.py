@@ -43,7 +43,7 @@ COURSE_PACKAGE = Path(course.__file__).resolve().parent
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "NBGRADER_EXECUTION", "MPLBACKEND",
                   "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 KEPT_PREFIXES = ("LC_", "TF_", "COURSE_")
-HIDDEN_COURSE_VARIABLES = ("COURSE_GRADING_WORKSPACE", "COURSE_RELEASE_DIRECTORY")
+HIDDEN_COURSE_VARIABLES = ("COURSE_GRADING_WORKSPACE", "COURSE_MAIN_WORKSPACE", "COURSE_RELEASE_DIRECTORY")
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,8 @@ class Limits:
     memory_mb: int = 6144  # address space: TensorFlow alone maps about 1 GiB
     processes: int = 256  # processes and threads of the sandbox's user
     cpu_seconds: int = 1200
+    file_mb: int = 1024  # the largest file it may write
+    tmp_mb: int = 1024  # its in-memory /tmp and /dev/shm, each (they count against the machine's memory)
 
     @classmethod
     def from_environment(cls) -> "Limits":
@@ -60,11 +62,12 @@ class Limits:
             return int(os.environ.get(f"COURSE_SANDBOX_{name}", default))
 
         return cls(number("MEMORY_MB", cls.memory_mb), number("PROCESSES", cls.processes),
-                   number("CPU_SECONDS", cls.cpu_seconds))
+                   number("CPU_SECONDS", cls.cpu_seconds), number("FILE_MB", cls.file_mb),
+                   number("TMP_MB", cls.tmp_mb))
 
     def prlimit(self) -> list[str]:
         return ["prlimit", f"--as={self.memory_mb * 2**20}", f"--nproc={self.processes}",
-                f"--cpu={self.cpu_seconds}", "--core=0", "--"]
+                f"--cpu={self.cpu_seconds}", f"--fsize={self.file_mb * 2**20}", "--core=0", "--"]
 
 
 def sandbox_user() -> int | None:
@@ -137,14 +140,20 @@ def parent_folders(paths: list[Path]) -> list[str]:
     return args
 
 
+def in_memory(folder: str, size: int) -> list[str]:
+    """A writable folder for everyone, in memory, of at most ``size`` bytes."""
+    return ["--size", str(size), "--perms", "1777", "--tmpfs", folder]
+
+
 def bubblewrap(writable: list[Path]) -> list[str]:
     readable = readable_course()
+    tmp_bytes = Limits.from_environment().tmp_mb * 2**20
     destinations = [*readable, *(p.resolve() for p in readable), *writable]
     # JPY_PARENT_PID (set by jupyter_client) names a pid outside the sandbox's pid
     # namespace: ipykernel would take it for a dead parent and exit.
     args = ["bwrap", *namespaces(), "--die-with-parent", "--unsetenv", "JPY_PARENT_PID", *system_binds(),
-            "--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-            "--perms", "1777", "--tmpfs", "/dev/shm", *parent_folders(destinations), *read_only(readable)]
+            "--proc", "/proc", "--dev", "/dev", *in_memory("/tmp", tmp_bytes), *in_memory("/dev/shm", tmp_bytes),
+            *parent_folders(destinations), *read_only(readable)]
     for folder in writable:
         args += ["--bind", str(folder), str(folder)]
     return args

@@ -35,7 +35,7 @@ class Case:
     build: Callable[[Path], bytes]  # the submission's bytes (it may read the workspace's path)
     score: float | None  # None: not graded
     status: str  # the status must start with this
-    reason: str = ""  # ... and contain this
+    reason: str = ""  # ... and contain this (with {workspace}, {source} and {notebook} filled in)
     zero_tests: list[str] = field(default_factory=list)  # test cells that must score 0
     output_lacks: list[str] = field(default_factory=list)  # text that must not appear in the graded output
 
@@ -65,11 +65,16 @@ def with_answer(notebook, exercise: str, code: str, replace: bool = False):
     return notebook
 
 
+def fill(text: str, workspace: Path) -> str:
+    """{workspace}, {source} (the unit's source notebook) and {notebook} (its name) filled in."""
+    return (text.replace("{workspace}", str(workspace)).replace("{source}", str(UNIT.notebook))
+            .replace("{notebook}", UNIT.notebook.name))
+
+
 def hostile(code: str, base=solved, exercise: str = "causal_mask", replace: bool = False):
-    """``code`` in an answer cell; it may name {workspace}, {source} (the unit's source notebook) and {notebook}."""
+    """``code`` (which may name {workspace}, {source} and {notebook}) in an answer cell."""
     def build(workspace):
-        filled = code.replace("{workspace}", str(workspace)).replace("{source}", str(UNIT.notebook))
-        return as_bytes(with_answer(base(), exercise, filled.replace("{notebook}", UNIT.notebook.name), replace))
+        return as_bytes(with_answer(base(), exercise, fill(code, workspace), replace))
     return build
 
 
@@ -122,13 +127,14 @@ def tests_before_answers(notebook):
     notebook.cells = tests + [c for c in notebook.cells if c not in tests]
 
 
-def wrong_but_visible_tests_pass(workspace):
-    """Fully masked rows give nan: the visible tests have no such row, the hidden ones do."""
+def wrong():
+    """Solved but for one plausible mistake that passes the visible tests: fully masked
+    rows give nan in stable_softmax. The visible tests have no such row, the hidden ones do."""
     notebook = solved()
     mutant = runpy.run_path(str(UNIT.folder / "mutants.py"))["MUTANTS"]["stable_softmax"]["fully masked rows give nan"]
     cell = nb.answer_cells(notebook)["stable_softmax"]
     cell.source = contract.apply_mutant(cell.source, mutant)
-    return as_bytes(notebook)
+    return notebook
 
 
 def old_format(workspace):
@@ -162,17 +168,27 @@ def scribble(*paths: str) -> str:
     return SCRIBBLE.replace("{paths}", ", ".join(f"r'{p}'" for p in paths))
 
 
+IGNORES_INTERRUPTS = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
 SOURCE_NOTEBOOK = "{source}"
 CASES: dict[str, Case] = {
     "full": Case(lambda w: as_bytes(solved()), 12, "graded"),
     "blank": Case(lambda w: as_bytes(release()), 0, "graded"),
-    "wrong": Case(wrong_but_visible_tests_pass, 10, "graded", zero_tests=["test_stable_softmax"]),
+    "wrong": Case(lambda w: as_bytes(wrong()), 10, "graded", zero_tests=["test_stable_softmax"]),
     # the kernel misbehaves: the exercise is lost, the rest is graded
     "loop": Case(hostile("while True:\n    pass"), 10, "graded", zero_tests=["test_causal_mask"]),
+    # ... unless it ignores the interrupt: then nothing more can run in that kernel
+    "deaf": Case(hostile(IGNORES_INTERRUPTS),
+                 None, "not graded: a cell ran over its time limit and did not stop when interrupted"),
     "exit": Case(hostile("import sys\nsys.exit(3)"), 10, "graded", zero_tests=["test_causal_mask"]),
     "memory": Case(hostile("import numpy as np\nhog = []\ntry:\n    while True:\n        hog.append(np.ones(2**24))\n"
                            "finally:\n    hog.clear()"),
                    10, "graded", zero_tests=["test_causal_mask"]),
+    # a file over the size limit (the batch sets 256 MiB), or more than /tmp may hold (256 MiB)
+    "disk": Case(hostile("with open('big.bin', 'wb') as out:\n    for _ in range(512):\n        out.write(bytes(2**20))"),
+                 10, "graded", zero_tests=["test_causal_mask"]),
+    "tmpfs": Case(hostile("for part in range(4):\n    with open(f'/tmp/part{part}', 'wb') as out:\n"
+                          "        for _ in range(200):\n            out.write(bytes(2**20))"),
+                  10, "graded", zero_tests=["test_causal_mask"]),
     # the process limit stops the fork bomb, and the kernel, left without threads, dies
     "forkbomb": Case(hostile("import os, time\nwhile True:\n    if os.fork() == 0:\n        time.sleep(3600)"),
                      None, KERNEL_DIED),
@@ -181,10 +197,11 @@ CASES: dict[str, Case] = {
     "hardexit": Case(hostile("import os\nos._exit(0)"), None, KERNEL_DIED),
     "segfault": Case(hostile("import ctypes\nctypes.string_at(0)"), None, KERNEL_DIED),
     "suicide": Case(hostile("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"), None, KERNEL_DIED),
-    # nbgrader restores test cells and their metadata from the gradebook
-    "no-tests": Case(edited(delete_tests), 0, "graded"),
-    "tests-pass": Case(edited(pass_every_test), 0, "graded"),
-    "points": Case(edited(inflate_points), 0, "graded"),
+    # nbgrader restores test cells and their metadata from the gradebook, so the hidden
+    # test still catches the wrong answer; deleted tests score nothing (left to grade by hand)
+    "no-tests": Case(edited(delete_tests, base=solved), 0, "graded"),
+    "tests-pass": Case(edited(pass_every_test, base=wrong), 10, "graded", zero_tests=["test_stable_softmax"]),
+    "points": Case(edited(inflate_points, base=wrong), 10, "graded", zero_tests=["test_stable_softmax"]),
     # ... but refuses a notebook whose test cells were duplicated or renamed
     "grade-ids": Case(edited(rename_grade_ids), None, METADATA_EDITED),
     "duplicates": Case(edited(duplicate_tests), None, METADATA_EDITED),
@@ -206,21 +223,24 @@ CASES: dict[str, Case] = {
                    "numpy.testing.assert_array_equal was changed"),
     "tracer": Case(hostile("import sys\nsys.settrace(lambda *a: None)"), 0, TAMPERING, "settrace"),
     "helper": Case(hostile("def flat_params(layer):\n    return None"), 0, TAMPERING, "redefines flat_params"),
-    # the sandbox: nothing to read, nothing to write, no network
+    # the sandbox lets nothing through, and trying is cheating: a graded notebook needs none of it
     "snoop": Case(hostile(snoop(SOURCE_NOTEBOOK, "{workspace}/gradebook.db", "../../../gradebook.db",
                                 "{workspace}/submitted/full/" + UNIT.name + "/" + UNIT.notebook.name)),
-                  12, "graded", output_lacks=["READ "]),
+                  0, TAMPERING, "tried to read {source}", output_lacks=["READ "]),
     "scribble": Case(hostile(scribble("{workspace}/gradebook.db", "../../../gradebook.db",
                                       "{workspace}/submitted/full/" + UNIT.name + "/" + UNIT.notebook.name,
                                       SOURCE_NOTEBOOK)),
-                     12, "graded", output_lacks=["WROTE "]),
+                     0, TAMPERING, "tried to write to {workspace}/gradebook.db", output_lacks=["WROTE "]),
+    "shell": Case(hostile("import subprocess\nsubprocess.run(['cat', '{workspace}/gradebook.db'])"),
+                  0, TAMPERING, "tried to run a command on {workspace}/gradebook.db"),
     "network": Case(hostile("import socket\nfor host in ('1.1.1.1', 'example.com'):\n    try:\n"
                             "        socket.create_connection((host, 80), timeout=3)\n        print('CONNECTED', host)\n"
                             "    except OSError as error:\n        print('BLOCKED', host, error)"),
-                    12, "graded", output_lacks=["CONNECTED"]),
+                    0, TAMPERING, "tried to look up the network address of example.com", output_lacks=["CONNECTED"]),
     "symlink": Case(hostile("import os\nfor name, target in [('{notebook}', '{workspace}/gradebook.db'), "
                             "('leak.ipynb', '{source}')]:\n    if os.path.lexists(name):\n        os.remove(name)\n"
-                            "    os.symlink(target, name)"), 12, "graded"),
+                            "    os.symlink(target, name)"), 0, TAMPERING, "tried to link to {source}"),
+    "fifo": Case(hostile("import os\nos.mkfifo('answers.fifo')"), 12, "graded"),
     "daemon": Case(hostile("import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)"),
                    12, "graded"),
 }

@@ -4,7 +4,9 @@ and reason, the others are graded as if alone, the gradebook and the course are
 intact, and no process of any submission outlives the batch.
 
 Every notebook arrives renamed ("<student>_Untitled (1).ipynb"), as from an LMS.
-Short limits keep this file to a few minutes: 30 s per cell, 4 GiB per kernel.
+Short limits keep this file to a few minutes: 60 s per cell (a legitimate cell of
+Unit 3 takes at most 5 s alone and about 12 s on a machine loaded twice over, as CI
+is while the other test worker runs), 4 GiB per kernel, 256 MiB per file and in /tmp.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import os
 import sqlite3
 
 import pytest
@@ -24,12 +27,19 @@ from . import notebooks as nb
 # The batch's setup counts against one test: allow it more than the suite's 15 minutes.
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("adversarial"), pytest.mark.timeout(1800)]
 UNIT = adv.UNIT
-LIMITS = {"COURSE_CELL_TIMEOUT": "30", "COURSE_SUBMISSION_TIMEOUT": "300", "COURSE_SANDBOX_MEMORY_MB": "4096"}
+UNIT_POINTS = 12
+LIMITS = {"COURSE_CELL_TIMEOUT": "60", "COURSE_SUBMISSION_TIMEOUT": "300", "COURSE_SANDBOX_MEMORY_MB": "4096",
+          "COURSE_SANDBOX_FILE_MB": "256", "COURSE_SANDBOX_TMP_MB": "256"}
 
 
 def require_bubblewrap():
-    if sandbox.sandbox_kind() != sandbox.BUBBLEWRAP:
-        pytest.skip(f"these checks need the bubblewrap sandbox: {sandbox.sandbox_kind()}")
+    """Skip without bubblewrap, unless run-tests.sh installed it (as in CI): then fail, with the reason."""
+    kind = sandbox.sandbox_kind()
+    if kind != sandbox.BUBBLEWRAP:
+        message = f"these checks need the bubblewrap sandbox: {kind}"
+        if os.environ.get("COURSE_REQUIRE_BUBBLEWRAP") == "1":
+            pytest.fail(f"{message} (set COURSE_REQUIRE_BUBBLEWRAP=0 to skip them on this machine)")
+        pytest.skip(message)
 
 
 def digest(path) -> str:
@@ -79,8 +89,11 @@ def graded_output(workspace, student) -> str:
 def wrong_outcome(name: str, row: dict, workspace) -> str | None:
     """What is wrong with one submission's row of the scores CSV, or None."""
     case = adv.CASES[name]
-    if not row["status"].startswith(case.status) or case.reason not in row["status"]:
-        return f"status {row['status']!r}, expected {case.status!r} with {case.reason!r}"
+    reason = adv.fill(case.reason, workspace)
+    if not row["status"].startswith(case.status) or reason not in row["status"]:
+        return f"status {row['status']!r}, expected {case.status!r} with {reason!r}"
+    if float(row["max_score"]) != UNIT_POINTS:
+        return f"max score {row['max_score']}, expected {UNIT_POINTS}: points were inflated"
     if (row["score"] == "") != (case.score is None) or (case.score is not None and float(row["score"]) != case.score):
         return f"score {row['score']!r}, expected {case.score}"
     if [test for test in case.zero_tests if float(row[test]) != 0]:
@@ -113,9 +126,6 @@ def test_a_hostile_class_is_graded_in_one_batch(tmp_path):
     assert "Scored 0 by the grader" in page and "np.testing.assert_array_equal" in page
 
 
-STUCK = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
-
-
 @pytest.mark.parametrize("kind", [sandbox.BUBBLEWRAP, "fallback"])
 def test_a_notebook_over_its_time_limit_is_stopped_with_all_its_processes(tmp_path, monkeypatch, capsys, kind):
     """A kernel that ignores interrupts outlives its nbgrader unless the grader kills it too."""
@@ -126,7 +136,7 @@ def test_a_notebook_over_its_time_limit_is_stopped_with_all_its_processes(tmp_pa
     monkeypatch.setenv("COURSE_CELL_TIMEOUT", "600")
     monkeypatch.setenv("COURSE_SUBMISSION_TIMEOUT", "40")
     workspace = tmp_path / "workspace"
-    collect(workspace, {"stuck": adv.Case(adv.hostile(STUCK), None, "not graded: ran over 40 s")})
+    collect(workspace, {"stuck": adv.Case(adv.hostile(adv.IGNORES_INTERRUPTS), None, "not graded: ran over 40 s")})
     assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--workers", "1"]) == 1
     row = scores(workspace)["stuck"]
     assert row["status"].startswith("not graded: ran over 40 s"), row["status"]

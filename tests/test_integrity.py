@@ -1,9 +1,12 @@
 """The static tampering check: it flags the ways a cell can fake a pass, and
 leaves the reference solutions and ordinary student code alone."""
 
+import os
+import socket
+
 import pytest
 
-from autograder import integrity
+from autograder import integrity, kernel_guard
 from autograder.units import RELEASE, all_units, find_unit
 
 from . import notebooks as nb
@@ -55,3 +58,74 @@ def test_tampering_is_found(code, reason):
 ])
 def test_ordinary_code_is_not_tampering(code):
     assert findings_with(code)[0] == []
+
+
+def guard_attempts(tmp_path, monkeypatch, *events) -> list[str]:
+    """What the kernel guard notes for ``events``, watching a workspace from a student's folder in it."""
+    own = tmp_path / "workspace" / "autograded" / "ada" / UNIT.name
+    own.mkdir(parents=True)
+    monkeypatch.chdir(own)
+    hook = kernel_guard.make_hook([str(tmp_path / "workspace"), str(tmp_path / "source")], str(own))
+    for event, args in events:
+        hook(event, args)
+    box = []
+    hook(kernel_guard.REPORT_EVENT, (box,))
+    return box
+
+
+def test_the_kernel_guard_notes_reaching_for_the_graders_files(tmp_path, monkeypatch):
+    gradebook = tmp_path / "workspace" / "gradebook.db"
+    other = tmp_path / "workspace" / "submitted" / "bo" / UNIT.name / "attention.ipynb"
+    attempts = guard_attempts(
+        tmp_path, monkeypatch,
+        ("open", (str(gradebook), "rb", 0)),
+        ("open", ("../../../gradebook.db", None, os.O_WRONLY | os.O_CREAT)),
+        ("open", (bytes(other), "r", 0)),
+        ("open", (str(tmp_path / "source" / "attention.ipynb"), "r", 0)),
+        ("os.symlink", ("../../../gradebook.db", "attention.ipynb", None)),
+        ("os.remove", (str(other), None)),
+        ("subprocess.Popen", ("cat", ["cat", str(gradebook)], None, None)),
+        ("os.system", (b"cp ../../bo/x.ipynb .",)),
+    )
+    assert attempts == [
+        f"tried to read {gradebook}",
+        f"tried to write to {gradebook}",
+        f"tried to read {other}",
+        f"tried to read {tmp_path / 'source' / 'attention.ipynb'}",
+        f"tried to link to {gradebook}",
+        f"tried to delete {other}",
+        f"tried to run a command on {gradebook}",
+        f"tried to run a command on {tmp_path / 'workspace' / 'autograded' / 'bo' / 'x.ipynb'}",
+    ]
+
+
+def test_the_kernel_guard_notes_the_network(tmp_path, monkeypatch):
+    with socket.socket(socket.AF_INET) as internet, socket.socket(socket.AF_UNIX) as local:
+        attempts = guard_attempts(
+            tmp_path, monkeypatch,
+            ("socket.getaddrinfo", ("example.com", 80, 0, 0, 0)),
+            ("socket.getaddrinfo", ("localhost", 80, 0, 0, 0)),
+            ("socket.connect", (internet, ("1.1.1.1", 443))),
+            ("socket.connect", (local, "/tmp/kernel.sock")),
+        )
+    assert attempts == ["tried to look up the network address of example.com",
+                        "tried to open a network connection to ('1.1.1.1', 443)"]
+
+
+def test_the_kernel_guard_leaves_ordinary_work_alone_and_never_raises(tmp_path, monkeypatch):
+    attempts = guard_attempts(
+        tmp_path, monkeypatch,
+        ("open", ("answers.npy", "wb", 0)),  # its own folder
+        ("open", (str(tmp_path / "data" / "reviews.jsonl.gz"), "rb", 0)),  # the data, the course, Python
+        ("open", (3, "r", 0)),  # a file descriptor
+        ("os.listdir", (str(tmp_path / "workspace"),)),  # listing is not reading
+        ("open", ()), ("os.symlink", (None,)), ("socket.connect", ("not a socket",)),  # garbage
+        *[("open", (str(tmp_path / "workspace" / f"gradebook-{i}.db"), "r", 0)) for i in range(30)],
+    )
+    assert len(attempts) == kernel_guard.MAX_ATTEMPTS and all("gradebook-" in a for a in attempts)
+
+
+def test_a_second_integrity_report_is_taken_for_a_forgery():
+    report = f"{integrity.END_MARK}{{}}"
+    cell = nb.nbformat.v4.new_code_cell(outputs=[nb.nbformat.v4.new_output("stream", text=f"{report}\n{report}\n")])
+    assert integrity.marked_output(cell, integrity.END_MARK) is None
