@@ -157,18 +157,28 @@ def sampling_explorer(
                           continuous_update=False, style={"description_width": "initial"})
     seed = w.BoundedIntText(value=0, min=0, max=10**6, description="seed")
     picture = w.Image(format="png")
+    table = w.HTML()
     sample = w.HTML(layout=w.Layout(border="1px solid #ddd", padding="4px", min_height="3em"))
+    sample.add_class("course-sample")
 
     def render(_=None):
         words, probabilities = next_word_distribution(text.value, heat.value, top_k.value, top_p.value)
         picture.value = png_bytes(bars(words, probabilities, show=False,
                                        title=f"next word after '{text.value[-40:]}' (T = {heat.value:.1f})"))
+        table.value = distribution_table(words, probabilities)
         sample.value = html.escape(generate(text.value, heat.value, top_k.value, top_p.value, seed.value))
 
     for control in (text, heat, top_k, top_p, seed):
         control.observe(render, names="value")
     render()
-    return w.VBox([text, w.HBox([heat, seed]), w.HBox([top_k, top_p]), picture, sample])
+    return w.VBox([text, w.HBox([heat, seed]), w.HBox([top_k, top_p]), w.HBox([picture, table]), sample])
+
+
+def distribution_table(words: Sequence[str], probabilities: Sequence[float]) -> str:
+    """The bars' numbers as an HTML table, for reading them exactly (and for screen readers)."""
+    rows = "".join(f"<tr><td>{html.escape(word)}</td><td class='probability'>{p:.3f}</td></tr>"
+                   for word, p in zip(words, probabilities))
+    return f"<table class='course-distribution'><tr><th>next word</th><th>probability</th></tr>{rows}</table>"
 
 
 def generation_inspector(steps: Sequence[dict]) -> w.VBox:

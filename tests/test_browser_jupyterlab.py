@@ -4,8 +4,8 @@
 For each unit tested, the notebook is run from the browser as a student who has
 done the exercises; then a control of each widget is moved (the temperature
 slider, else the first slider, else a drop-down) and what the widget shows must
-change. Unit 4 is tested (its sampling explorer: temperature slider, next-word
-distribution and generated text; its generation inspector); without Unit 4,
+change. Unit 4 is tested (its sampling explorer: raising the temperature must
+lower the top probability it lists and write another review; its generation inspector); without Unit 4,
 Unit 3's attention inspector and Unit 1's temperature slider. The nbgrader extensions must load
 and work: the Validate button validates, the assignment list lists the unit
 released to an exchange. No page may log an error. Screenshots go to
@@ -299,6 +299,16 @@ def pick_another_option(panel) -> None:
     select.select_option(next(o.get_attribute("value") for o in options if o.get_attribute("value") != current))
 
 
+def shown_distribution(panel) -> list[float] | None:
+    """The next-word probabilities a sampling widget lists, or None for other widgets."""
+    cells = panel.locator(".course-distribution td.probability")
+    return [float(text) for text in cells.all_inner_texts()] if cells.count() else None
+
+
+def sample_text(panel) -> str:
+    return "\n".join(panel.locator(".course-sample").all_inner_texts())
+
+
 def wait_until_changed(page, panel, before: str) -> str:
     deadline = time.monotonic() + WIDGET_UPDATE_MS / 1000
     while time.monotonic() < deadline:
@@ -320,7 +330,7 @@ def test_widgets_respond_in_the_browser(jupyter_lab, browser, unit):
 
     for number, index in enumerate(widget_cells(executed)):
         panel = widget_panel(page, index)
-        before = shown(panel)
+        before, distribution, text = shown(panel), shown_distribution(panel), sample_text(panel)
         assert before.strip(), f"cell {index}'s widget displays nothing"
         screenshot(page, f"{unit.name}-widget{number}-before")
         if panel.locator(".widget-slider").count():
@@ -330,6 +340,9 @@ def test_widgets_respond_in_the_browser(jupyter_lab, browser, unit):
         wait_until_changed(page, panel, before)
         page.wait_for_selector("#jp-main-statusbar >> text=Idle", timeout=WIDGET_UPDATE_MS)  # the last redraw
         screenshot(page, f"{unit.name}-widget{number}-after")
+        if distribution is not None:  # a hotter temperature flattens the distribution and writes another text
+            assert max(shown_distribution(panel)) < max(distribution), (distribution, shown_distribution(panel))
+            assert sample_text(panel) != text, "the review was not written again at the new temperature"
     assert console.errors == []
     page.close()
 

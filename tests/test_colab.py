@@ -50,6 +50,13 @@ def test_every_notebook_starts_with_the_setup_cell(unit):
 
 
 @pytest.mark.parametrize("unit", UNITS)
+def test_the_environment_check_comes_right_after_the_setup_cell(unit):
+    """Wherever a student opens the notebook, its first own cell says whether the environment is ready."""
+    code = [cell.source for cell in nb.read(unit.notebook).cells if cell.cell_type == "code"]
+    assert "environment.check(" in code[1], f"{unit.notebook.name}'s second code cell must call environment.check"
+
+
+@pytest.mark.parametrize("unit", UNITS)
 def test_notebooks_use_only_widgets_that_work_in_colab(unit):
     """Core ipywidgets and inline matplotlib only: Colab has no ipympl (``%matplotlib widget``)."""
     code = [cell.source for cell in nb.read(unit.notebook).cells if cell.cell_type == "code"]

@@ -105,10 +105,11 @@ def test_sampling_explorer_redraws_when_a_control_moves():
         return f"{prompt} at {temperature:.1f} <b>"
 
     panel = widgets.sampling_explorer(distribution, generate, prompt="wine review :", temperature=1.0)
-    text, (heat, seed), (top_k, top_p), picture, sample = (panel.children[0], panel.children[1].children,
-                                                           panel.children[2].children, panel.children[3],
-                                                           panel.children[4])
+    text, (heat, seed), (top_k, top_p), (picture, table), sample = (
+        panel.children[0], panel.children[1].children, panel.children[2].children, panel.children[3].children,
+        panel.children[4])
     assert calls[-1] == ("distribution", "wine review :", 1.0, 0, 1.0)
+    assert "<td>riesling</td><td class='probability'>0.700</td>" in table.value
     first_picture = bytes(picture.value)
     assert first_picture.startswith(b"\x89PNG")
     heat.value = 3.0
