@@ -1,13 +1,15 @@
 """The workshop around Unit 4's GPT: text to token ids, batches, training, a weight
 cache, and the numbers the widgets show.
 
-Two ways to make batches, both from whole reviews turned into token ids:
+Two ways to make batches, both from whole reviews turned into token ids (the
+course trains on a third, ``course.cpu_training.length_batches``; the benchmark
+compares all three):
 
 - ``padded_batches``: the seed course's way. Every review is cut or padded to the
   same length, so about a third of each batch is padding the model still pays for.
-- ``packed_batches``: the course's way. Reviews are laid end to end, each followed
-  by one 0 that marks its end, and cut into windows: no position is wasted on
-  padding, and the model learns where a review ends.
+- ``packed_batches``: reviews laid end to end, each followed by one 0 that marks
+  its end, and cut into windows: no position is wasted on padding, but most
+  windows start in the middle of a review.
 
 Left out on purpose: the graded pieces. The input/target shift, the causal mask,
 the embedding layer, sampling and decoding are the students'; functions here take
@@ -210,8 +212,8 @@ def attention_steps(probe, token_ids: Sequence[int], vocabulary: Sequence[str], 
     words = [vocabulary[i] for i in token_ids]
     logits, scores = probe(np.asarray(token_ids, dtype="int32")[None, :-1], training=False)
     scores = scores if isinstance(scores, (list, tuple)) else [scores]
-    scores = np.stack([np.asarray(layer)[0] for layer in scores])  # (layers, heads, T, T)
-    log_probs = _log_softmax(np.asarray(logits)[0])
+    scores = np.stack([np.asarray(layer, dtype="float32")[0] for layer in scores])  # (layers, heads, T, T)
+    log_probs = _log_softmax(np.asarray(logits, dtype="float32")[0])  # float32 even from a bfloat16 model
     steps = []
     for position in range(prompt_length - 1, len(token_ids) - 1):
         probabilities = np.exp(log_probs[position])

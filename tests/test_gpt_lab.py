@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from autograder.units import find_unit  # noqa: E402
-from course import data, gpt_lab, widgets  # noqa: E402
+from course import cpu_training, data, gpt_lab, widgets  # noqa: E402
 
 from . import notebooks as nb  # noqa: E402
 
@@ -26,7 +26,7 @@ def unit4():
     import tensorflow as tf
     from keras import layers, ops
 
-    namespace = dict(np=np, keras=keras, layers=layers, ops=ops, tf=tf)
+    namespace = dict(np=np, keras=keras, layers=layers, ops=ops, tf=tf, cpu_training=cpu_training)
     return nb.run_cells(find_unit("04").notebook, MODEL_CELLS, namespace)
 
 
@@ -136,8 +136,10 @@ def test_generation_inspector_steps_through_the_text():
         widgets.generation_inspector([])
 
 
-def test_short_training_on_real_reviews_beats_the_unigram_baseline(unit4):
-    """Ten seconds of packed training already predicts better than word frequencies."""
+@pytest.mark.parametrize("precision", [cpu_training.FLOAT32, cpu_training.MIXED_BFLOAT16])
+def test_short_training_on_real_reviews_beats_the_unigram_baseline(unit4, precision):
+    """Ten seconds of the course's training (batches by length, the fused loss) already
+    predicts better than word frequencies, in either precision."""
     import keras
 
     keras.utils.set_random_seed(0)
@@ -145,9 +147,11 @@ def test_short_training_on_real_reviews_beats_the_unigram_baseline(unit4):
     config = dict(vocab_size=1_000, max_len=40, embed_dim=32, key_dim=16, num_heads=2, ff_dim=64)
     vectorizer = gpt_lab.make_vectorizer(train_texts, config["vocab_size"], config["max_len"])
     train_ids, validation_ids = gpt_lab.to_ids(vectorizer, train_texts), gpt_lab.to_ids(vectorizer, validation_texts)
-    model, _ = unit4["build_gpt"](**config)
-    history = gpt_lab.train(model, gpt_lab.packed_batches(train_ids, unit4["shift_inputs_targets"], 32, seed=0),
-                            validation_ids, epochs=3, verbose=False)
+    with cpu_training.precision(precision):
+        model, _ = unit4["build_gpt"](**config)
+    batches = cpu_training.length_batches(train_ids, unit4["shift_inputs_targets"], 32, seed=0)
+    history = gpt_lab.train(model, batches, validation_ids, epochs=3, verbose=False)
+    assert all(np.isfinite(history["train_loss"]))
     assert len(history["validation_loss"]) == 3
     assert history["validation_loss"][-1] < history["validation_loss"][0]
     assert history["validation_loss"][-1] < gpt_lab.unigram_loss(train_ids, validation_ids) - 0.3
