@@ -1,25 +1,30 @@
 """Unit 4's GPT: how fast the course's training pipeline learns, against the seed course's.
 
-    python benchmarks/gpt_training.py [--minutes 4] [--reviews N]     side-by-side comparison
-    python benchmarks/gpt_training.py --reference-run [--epochs 5]     the seed's full run (GPU advised)
+    python benchmarks/gpt_training.py [--minutes 4] [--reviews N] [--pipelines ...]   side by side
+    python benchmarks/gpt_training.py --reference-run [--epochs 5]                     the seed's full run (GPU advised)
 
-Both pipelines train the same model (the reference configuration: vocabulary
+Every pipeline trains the same model (the reference configuration: vocabulary
 10,000, embedding 256, key dimension 256, 2 heads, feed-forward 256), built from
 Unit 4's own notebook cells, on the same reviews, in one process, one after the
 other, for the same wall-clock budget of training time:
 
-- ``seed``: every review padded to 80 tokens, batches of 32, Adam at 1e-3, compiled
-  without XLA (the seed course's set-up as it ran on Keras 2, written plainly).
+- ``seed``: every review padded to 80 tokens, batches of 32, Adam at 1e-3, Keras'
+  cross-entropy over every position, float32, no XLA (the seed course's set-up as it
+  ran on Keras 2, written plainly).
 - ``seed_xla``: the same, with Keras 3's default compilation (XLA on TensorFlow).
-- ``course``: reviews packed end to end (no padding), otherwise as ``seed``: each
-  step costs the same, but every position is a real token.
+- ``packed``: the seed's, but reviews packed end to end (no padding at all).
+- ``course_float32``: the notebook's own training: batches by length, the model as
+  ``build_gpt`` compiles it (Adam at 2e-3, the XLA-fused loss over real tokens), float32.
+- ``course``: the same in the precision ``course.cpu_training.fastest_precision``
+  picks on this machine (mixed bfloat16 where the CPU multiplies bfloat16 faster).
 
 Every ``--eval-every`` seconds of training, the clock stops and the validation
-loss is measured the same way for both (mean cross-entropy per real token of
+loss is measured the same way for all (mean cross-entropy per real token of
 whole held-out reviews, ``course.gpt_lab.validation_loss``). Reported: real
 tokens per second, the validation loss when the budget runs out, the time each
 needs to reach the seed pipeline's final loss, and the achieved FLOP/s of the
-training steps as a share of this machine's measured matrix-multiply peak.
+training steps as a share of this machine's measured matrix-multiply peak in the
+precision the pipeline multiplies in.
 Results: ``benchmarks/results/gpt_training.json``.
 
 ``--reference-run`` trains the seed's configuration and pipeline for 5 epochs on
@@ -45,7 +50,7 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from course import data, gpt_lab, runtime  # noqa: E402
+from course import cpu_training, data, gpt_lab, runtime  # noqa: E402
 from tests.notebooks import run_cells  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -53,11 +58,17 @@ NOTEBOOK = REPOSITORY / "source" / "04_gpt_wine_reviews" / "gpt_wine_reviews.ipy
 MODEL_CELLS = ("shift_inputs_targets", "causal_attention_mask", "token_position_embedding",
                "transformer_block", "gpt_model")
 REFERENCE = dict(vocab_size=10_000, max_len=80, embed_dim=256, key_dim=256, num_heads=2, ff_dim=256)
+# "optimizer": "seed" recompiles with the seed's Adam at 1e-3 and Keras' cross-entropy over every position;
+# "notebook" keeps what Unit 4's build_gpt compiles (Adam at 2e-3, the fused loss over real tokens).
+SEED_PIPELINE = dict(batching="padded", batch_size=32, optimizer="seed", jit_compile=False, precision="float32")
 PIPELINES = {
-    "seed": dict(batching="padded", batch_size=32, learning_rate=1e-3, jit_compile=False),
-    "seed_xla": dict(batching="padded", batch_size=32, learning_rate=1e-3, jit_compile=True),
-    "course": dict(batching="packed", batch_size=32, learning_rate=1e-3, jit_compile=False),
+    "seed": SEED_PIPELINE,
+    "seed_xla": dict(SEED_PIPELINE, jit_compile=True),
+    "packed": dict(SEED_PIPELINE, batching="packed"),
+    "course_float32": dict(SEED_PIPELINE, batching="length", optimizer="notebook"),
+    "course": dict(SEED_PIPELINE, batching="length", optimizer="notebook", precision="auto"),
 }
+DEFAULT_PIPELINES = ["seed", "packed", "course_float32", "course"]
 SEED = 42
 
 
@@ -67,21 +78,15 @@ def notebook_definitions() -> dict:
     import tensorflow as tf
     from keras import layers, ops
 
-    return run_cells(NOTEBOOK, MODEL_CELLS, dict(np=np, keras=keras, layers=layers, ops=ops, tf=tf))
+    return run_cells(NOTEBOOK, MODEL_CELLS, dict(np=np, keras=keras, layers=layers, ops=ops, tf=tf,
+                                                 cpu_training=cpu_training))
 
 
-def matmul_peak(size: int = 2048, seconds: float = 5.0) -> float:
-    """This machine's measured float32 matrix-multiply rate (FLOP/s) for square products."""
-    import tensorflow as tf
-
-    a = tf.random.normal((size, size), dtype=tf.float32)
-    product = tf.function(lambda x: tf.matmul(x, x))
-    product(a).numpy()
-    runs, started = 0, time.perf_counter()
-    while time.perf_counter() - started < seconds:
-        product(a).numpy()
-        runs += 1
-    return 2 * size**3 * runs / (time.perf_counter() - started)
+def matmul_peak(precision: str) -> float:
+    """This machine's measured matrix-multiply rate (FLOP/s) for square 2048 x 2048 products
+    in the precision a pipeline multiplies in."""
+    return cpu_training.matmul_rate("bfloat16" if precision == cpu_training.MIXED_BFLOAT16 else "float32",
+                                    size=2048, seconds=5.0)
 
 
 def training_flops_per_position(config: dict, window: int) -> float:
@@ -128,9 +133,11 @@ class Clock:
             self.model.stop_training = True
 
 
+BATCHING = {"padded": gpt_lab.padded_batches, "packed": gpt_lab.packed_batches, "length": cpu_training.length_batches}
+
+
 def batches_for(pipeline: dict, train_ids: np.ndarray, shift):
-    make = gpt_lab.packed_batches if pipeline["batching"] == "packed" else gpt_lab.padded_batches
-    return make(train_ids, shift, pipeline["batch_size"], seed=SEED).repeat()
+    return BATCHING[pipeline["batching"]](train_ids, shift, pipeline["batch_size"], seed=SEED)
 
 
 def real_tokens_per_batch(pipeline: dict, train_ids: np.ndarray) -> float:
@@ -140,19 +147,35 @@ def real_tokens_per_batch(pipeline: dict, train_ids: np.ndarray) -> float:
     return pipeline["batch_size"] * float(np.mean(np.sum(train_ids[:, 1:] != 0, axis=1)))
 
 
-def train_pipeline(name: str, pipeline: dict, definitions: dict, train_ids, validation_ids, budget_s, eval_every_s):
+def window(pipeline: dict, train_ids: np.ndarray) -> float:
+    """Positions per row of an average batch (padding included: the model computes them)."""
+    if pipeline["batching"] == "length":
+        return float(np.mean(cpu_training.length_buckets(train_ids) - 1))
+    return float(REFERENCE["max_len"])
+
+
+def compiled_model(pipeline: dict, definitions: dict):
     import keras
 
     runtime.seed_everything(SEED)
-    model, _ = definitions["build_gpt"](**REFERENCE)
-    model.compile(optimizer=keras.optimizers.Adam(pipeline["learning_rate"]), jit_compile=pipeline["jit_compile"],
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    with cpu_training.precision(pipeline["precision"]):
+        model, _ = definitions["build_gpt"](**REFERENCE)
+    if pipeline["optimizer"] == "seed":
+        model.compile(optimizer=keras.optimizers.Adam(1e-3), jit_compile=pipeline["jit_compile"],
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return model
+
+
+def train_pipeline(name: str, pipeline: dict, definitions: dict, train_ids, validation_ids, budget_s, eval_every_s):
+    if pipeline["precision"] == "auto":
+        pipeline = dict(pipeline, precision=cpu_training.fastest_precision())
+    model = compiled_model(pipeline, definitions)
     clock = Clock(model, validation_ids, budget_s, eval_every_s, real_tokens_per_batch(pipeline, train_ids))
     print(f"{name}: {pipeline}", flush=True)
-    model.fit(batches_for(pipeline, train_ids, definitions["shift_inputs_targets"]), epochs=1,
+    model.fit(batches_for(pipeline, train_ids, definitions["shift_inputs_targets"]).repeat(), epochs=1,
               steps_per_epoch=10**9, callbacks=[clock.callback], verbose=0)
-    positions_per_step = pipeline["batch_size"] * REFERENCE["max_len"]
-    flops = training_flops_per_position(REFERENCE, REFERENCE["max_len"]) * positions_per_step * clock.steps
+    positions = window(pipeline, train_ids)
+    flops = training_flops_per_position(REFERENCE, positions) * pipeline["batch_size"] * positions * clock.steps
     return dict(pipeline, curve=clock.curve, steps=clock.steps, trained_s=round(clock.trained_s, 1),
                 real_tokens_per_s=round(clock.tokens / clock.trained_s),
                 achieved_flops=flops / clock.trained_s, final_validation_loss=clock.curve[-1][2])
@@ -183,36 +206,44 @@ def compare(args) -> dict:
     definitions = notebook_definitions()
     train_ids, validation_ids, reviews = prepare(args.reviews, args.validation_reviews)
     print(f"{reviews:,} reviews; padding share of the seed's batches: {gpt_lab.padding_share(train_ids):.0%}")
-    results = {name: train_pipeline(name, pipeline, definitions, train_ids, validation_ids,
+    results = {name: train_pipeline(name, PIPELINES[name], definitions, train_ids, validation_ids,
                                     args.minutes * 60, args.eval_every)
-               for name, pipeline in PIPELINES.items()}
+               for name in ["seed", *(n for n in args.pipelines if n != "seed")]}
     target = results["seed"]["final_validation_loss"]
-    peak = matmul_peak()
+    peaks = {precision: matmul_peak(precision) for precision in {r["precision"] for r in results.values()}}
     for result in results.values():
-        result.update(share_of_peak=round(result["achieved_flops"] / peak, 3),
+        result.update(matmul_peak_flops=peaks[result["precision"]],
+                      share_of_peak=round(result["achieved_flops"] / peaks[result["precision"]], 3),
                       seconds_to_seed_final_loss=time_to_reach(result["curve"], target))
     seed_time = results["seed"]["seconds_to_seed_final_loss"]
     ratios = {name: None if result["seconds_to_seed_final_loss"] is None
               else round(result["seconds_to_seed_final_loss"] / seed_time, 3) for name, result in results.items()}
     return dict(
         reviews=reviews, train_rows=len(train_ids), validation_reviews=len(validation_ids),
-        budget_minutes=args.minutes, target_validation_loss=target, matmul_peak_flops=peak,
+        budget_minutes=args.minutes, target_validation_loss=target, matmul_peak_flops=peaks,
         wall_time_ratio_to_seed=ratios, pipelines=results,
     )
 
 
 def reference_run(args) -> dict:
-    import keras
-
     definitions = notebook_definitions()
     train_ids, validation_ids, reviews = prepare(args.reviews, args.validation_reviews)
-    runtime.seed_everything(SEED)
-    model, _ = definitions["build_gpt"](**REFERENCE)
-    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
-    history = gpt_lab.train(model, gpt_lab.padded_batches(train_ids, definitions["shift_inputs_targets"], 32, seed=SEED),
+    model = compiled_model(SEED_PIPELINE, definitions)
+    history = gpt_lab.train(model, batches_for(SEED_PIPELINE, train_ids, definitions["shift_inputs_targets"]),
                             validation_ids, epochs=args.epochs, verbose=True)
     return dict(reviews=reviews, epochs=args.epochs, history=history,
                 seed_course_training_loss={"epoch 1": 2.60, "epoch 5": 1.82})
+
+
+def cpu_model() -> dict:
+    """The CPU's name and its bfloat16 instructions, from /proc/cpuinfo (Linux; empty elsewhere)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {}
+    fields = {key.strip(): value.strip() for key, value in (line.split(":", 1) for line in info.splitlines() if ":" in line)}
+    flags = fields.get("flags", "").split()
+    return dict(cpu=fields.get("model name", ""), bfloat16_instructions=[f for f in flags if "bf16" in f])
 
 
 def machine() -> dict:
@@ -220,7 +251,7 @@ def machine() -> dict:
 
     return dict(platform=platform.platform(), processor=platform.processor() or platform.machine(),
                 cpus=os.cpu_count(), load_average_at_end=os.getloadavg(), tensorflow=tf.__version__,
-                gpus=[d.name for d in tf.config.list_physical_devices("GPU")])
+                gpus=[d.name for d in tf.config.list_physical_devices("GPU")], **cpu_model())
 
 
 def main(argv=None) -> int:
@@ -229,6 +260,8 @@ def main(argv=None) -> int:
     parser.add_argument("--eval-every", type=float, default=20.0, help="seconds of training between evaluations")
     parser.add_argument("--reviews", type=int, default=None, help="use at most this many reviews (default: all)")
     parser.add_argument("--validation-reviews", type=int, default=300)
+    parser.add_argument("--pipelines", nargs="+", default=DEFAULT_PIPELINES, choices=list(PIPELINES),
+                        help=f"pipelines to compare with the seed's (default: {' '.join(DEFAULT_PIPELINES)})")
     parser.add_argument("--reference-run", action="store_true", help="the seed's full configuration and epochs")
     parser.add_argument("--epochs", type=int, default=5, help="epochs of the reference run")
     args = parser.parse_args(argv)
