@@ -267,11 +267,16 @@ def copy_graded_files(source: Path, target: Path) -> None:
 
 
 def scratch_gradebook(unit: Unit, workspace: Path) -> Path:
-    """A private SQLite gradebook that knows only ``unit``: the template each worker copies."""
+    """The SQLite gradebook each worker copies: the workspace's own, which ``grade`` has just
+    registered ``unit`` in, or, when the gradebook is elsewhere (COURSE_GRADEBOOK_URL), a new
+    one that knows only ``unit``."""
     template = workspace / "scratch" / "gradebook-template.db"
     template.parent.mkdir(parents=True, exist_ok=True)
     template.unlink(missing_ok=True)
-    register_assignment(unit, workspace, COURSE_GRADEBOOK_URL=f"sqlite:///{template}")
+    if os.environ.get("COURSE_GRADEBOOK_URL"):
+        register_assignment(unit, workspace, COURSE_GRADEBOOK_URL=f"sqlite:///{template}")
+    else:
+        shutil.copy(workspace / "gradebook.db", template)
     return template
 
 
