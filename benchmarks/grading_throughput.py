@@ -53,7 +53,8 @@ def timed_grading(unit, inbox: Path, workspace: Path, workers: int) -> float:
 
 
 def where_time_goes(unit) -> dict[str, float]:
-    """Kernel start, first code cell (imports), and the remaining cells of one run, in grading mode."""
+    """Kernel start, the first two code cells (Colab set-up, imports and the environment check),
+    and the remaining cells of one run, in grading mode."""
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     notebook = nbformat.read(unit.notebook, as_version=4)
     client = NotebookClient(notebook, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(unit.folder)}})
@@ -61,9 +62,10 @@ def where_time_goes(unit) -> dict[str, float]:
     with client.setup_kernel():
         started = time.perf_counter()
         code = [(i, c) for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-        client.execute_cell(code[0][1], code[0][0])
+        for index, cell in code[:2]:
+            client.execute_cell(cell, index)
         imported = time.perf_counter()
-        for index, cell in code[1:]:
+        for index, cell in code[2:]:
             client.execute_cell(cell, index)
         finished = time.perf_counter()
     del os.environ["NBGRADER_EXECUTION"]
