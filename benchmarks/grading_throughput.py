@@ -8,7 +8,7 @@ untouched release) is collected once per run and graded with
 Reported: submissions per minute for each, the speed-up, and where one
 submission's time goes (kernel start, the first code cell with its imports,
 the other cells) measured with nbclient on the solution notebook.
-Results go to benchmarks/results/grading_throughput.json.
+Results go to benchmarks/results/grading_throughput-<submissions>.json.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ sys.path.insert(0, str(REPOSITORY))
 from autograder import cli  # noqa: E402
 from autograder.units import RELEASE, find_unit  # noqa: E402
 
-RESULTS = REPOSITORY / "benchmarks" / "results" / "grading_throughput.json"
+RESULTS = REPOSITORY / "benchmarks" / "results"
 
 
 def make_class(unit, folder: Path, size: int) -> Path:
@@ -95,8 +95,8 @@ def main() -> int:
         "cpu_count": os.cpu_count(), "machine": f"{platform.system()} {platform.machine()}",
         "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"grading_throughput-{args.submissions}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0
 
