@@ -15,6 +15,9 @@ MUTANTS = {
                                          "return token_ids[:-1], token_ids[1:]")],
         "targets two steps ahead": [("return token_ids[..., :-1], token_ids[..., 1:]",
                                      "return token_ids[..., :-2], token_ids[..., 2:]")],
+        "targets returned as floats": [
+            ("return token_ids[..., :-1], token_ids[..., 1:]",
+             "return ops.cast(token_ids[..., :-1], 'float32'), ops.cast(token_ids[..., 1:], 'float32')")],
     },
     "causal_attention_mask": {
         "future allowed instead of past": [("keys <= queries", "keys >= queries")],
@@ -23,6 +26,9 @@ MUTANTS = {
         "floats instead of booleans": [("ops.expand_dims(keys <= queries, axis=0)",
                                         'ops.cast(ops.expand_dims(keys <= queries, axis=0), "float32")')],
         "everything allowed": [("keys <= queries", "ops.ones_like(keys <= queries)")],
+        "precomputed 16x16 mask sliced (wrong for length > 16)": [
+            ("    queries = ops.arange(length)[:, None]\n    keys = ops.arange(length)[None, :]\n    return ops.expand_dims(keys <= queries, axis=0)",
+             "    full = ops.convert_to_tensor(np.tril(np.ones((16, 16), dtype=bool)))\n    return full[None, :length, :length]")],
     },
     "token_position_embedding": {
         "no position embedding": [("return self.token_emb(token_ids) + self.pos_emb(positions)",
@@ -44,6 +50,10 @@ MUTANTS = {
         "no error for a zero temperature": [("if not temperature > 0:", "if temperature < 0:"),
                                             ("scaled = np.asarray(logits, dtype=float) / temperature",
                                              "scaled = np.asarray(logits, dtype=float) / max(temperature, 1e-9)")],
+        "max over the whole array, not per row": [("scaled.max(axis=-1, keepdims=True)", "scaled.max()")],
+        "changes the caller's logits in place": [
+            ("scaled = np.asarray(logits, dtype=float) / temperature",
+             "logits = np.asarray(logits, dtype=float)\n    logits -= logits.max(axis=-1, keepdims=True)\n    scaled = logits / temperature")],
     },
     "top_k_filter": {
         "keeps the k least likely": [("np.argsort(-probabilities", "np.argsort(probabilities")],
@@ -53,6 +63,13 @@ MUTANTS = {
                                          "keep = probabilities >= np.sort(probabilities)[::-1][min(k, len(probabilities)) - 1]")],
         "changes the input in place": [("probabilities = np.asarray(probabilities, dtype=float)\n    keep",
                                         "probabilities = np.asarray(probabilities, dtype=float)\n    probabilities[np.argsort(-probabilities, kind='stable')[k:]] = 0\n    keep")],
+        "negative k not rejected": [("if k < 1:", "if k == 0:")],
+        "unstable sort (ties wrong on longer arrays)": [
+            ('np.argsort(-probabilities, kind="stable")',
+             "np.argsort(-probabilities)")],
+        "argpartition (arbitrary ties)": [
+            ('keep = np.argsort(-probabilities, kind="stable")[:k]',
+             "keep = np.argpartition(-probabilities, min(k, len(probabilities)) - 1)[:k]")],
     },
     "nucleus_filter": {
         "stops before the token that crosses p": [("int(np.argmax(reached)) + 1", "max(1, int(np.argmax(reached)))")],
@@ -61,6 +78,17 @@ MUTANTS = {
                                                          ("keep = order[:", "keep = np.arange(len(probabilities))[:")],
         "not renormalised": [("return filtered / filtered.sum()", "return filtered")],
         "strict comparison without tolerance": [(">= p - 1e-9", "> p")],
+        "ties: higher index first": [
+            ('order = np.argsort(-probabilities, kind="stable")',
+             'order = np.argsort(probabilities, kind="stable")[::-1]')],
+        "unstable sort": [('np.argsort(-probabilities, kind="stable")', "np.argsort(-probabilities)")],
+        "no tolerance (>= p)": [(">= p - 1e-9", ">= p")],
+        "exclusive cumsum < p, no tolerance": [
+            ("reached = np.cumsum(probabilities[order]) >= p - 1e-9\n    keep = order[: int(np.argmax(reached)) + 1]",
+             "cum = np.cumsum(probabilities[order])\n    keep = order[(cum - probabilities[order]) < p]")],
+        "changes the input in place": [
+            ("filtered = np.zeros_like(probabilities)\n    filtered[keep] = probabilities[keep]\n    return filtered / filtered.sum()",
+             "drop = np.ones(len(probabilities), dtype=bool)\n    drop[keep] = False\n    probabilities[drop] = 0\n    probabilities /= probabilities.sum()\n    return probabilities")],
     },
     "sample_next_token": {
         "temperature ignored": [("temperature_probabilities(logits, temperature)", "temperature_probabilities(logits, 1.0)")],
@@ -71,6 +99,15 @@ MUTANTS = {
         "global NumPy randomness instead of rng": [("int(rng.choice(len(probabilities), p=probabilities))",
                                                     "int(np.random.choice(len(probabilities), p=probabilities))")],
         "uniform over the kept tokens": [("p=probabilities))", "p=(probabilities > 0) / (probabilities > 0).sum()))")],
+        "nucleus before top-k": [
+            ("    if top_k > 0:\n        probabilities = top_k_filter(probabilities, top_k)\n    if top_p < 1:\n        probabilities = nucleus_filter(probabilities, top_p)\n",
+             "    if top_p < 1:\n        probabilities = nucleus_filter(probabilities, top_p)\n    if top_k > 0:\n        probabilities = top_k_filter(probabilities, top_k)\n")],
+        "nucleus on the unfiltered distribution (top-k lost when top_p < 1)": [
+            ("probabilities = nucleus_filter(probabilities, top_p)",
+             "probabilities = nucleus_filter(temperature_probabilities(logits, temperature), top_p)")],
+        "temperature ignored when top-k is used": [
+            ("probabilities = temperature_probabilities(logits, temperature)",
+             "probabilities = temperature_probabilities(logits, temperature if top_k == 0 else 1.0)")],
     },
     "generate_tokens": {
         "feeds only the last token": [("next_token_logits(ids)", "next_token_logits(ids[-1:])")],
@@ -82,5 +119,13 @@ MUTANTS = {
         "changes the caller's prompt": [("ids = [int(i) for i in prompt_ids]", "ids = prompt_ids"),
                                         ("ids.append(next_id)", "ids.append(next_id) if isinstance(ids, list) else None")],
         "chooses greedily whatever choose is": [("int(choose(next_token_logits(ids)))", "int(np.argmax(next_token_logits(ids)))")],
+        "stop_id=0 never stops (truthiness test)": [("if next_id == stop_id:", "if stop_id and next_id == stop_id:")],
+        "prompt ids kept as given (np.int64 from arrays)": [
+            ("ids = [int(i) for i in prompt_ids]",
+             "ids = list(prompt_ids)")],
+        "context cropped to the last max_len ids": [
+            ("next_token_logits(ids)",
+             "next_token_logits(ids[-BUDGET['max_len']:])")],
+        "context cropped to the last 8 ids": [("next_token_logits(ids)", "next_token_logits(ids[-8:])")],
     },
 }
