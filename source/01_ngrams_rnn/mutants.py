@@ -12,6 +12,7 @@ MUTANTS = {
         "drops punctuation": [(r'r"\w+|[^\w\s]"', r'r"\w+"')],
         "splits on white space only": [('return re.findall(r"\\w+|[^\\w\\s]", text.lower())', "return text.lower().split()")],
         "groups runs of punctuation": [(r'r"\w+|[^\w\s]"', r'r"\w+|[^\w\s]+"')],
+        "digits split from letters": [('r"\\w+|[^\\w\\s]"', 'r"[^\\W\\d]+|\\d+|[^\\w\\s]"')],
     },
     "count_ngrams": {
         "no start padding": [("[BOS] * (n - 1) + ", "")],
@@ -32,6 +33,9 @@ MUTANTS = {
         "sum instead of mean": [(" / len(probabilities)", "")],
         "sign flipped": [("-sum(", "sum(")],
         "zero probability not handled": [("    if any(p == 0 for p in probabilities):\n        return math.inf\n", "")],
+        "product of probabilities (underflows on long texts)": [
+            ("return float(math.exp(-sum(math.log(p) for p in probabilities) / len(probabilities)))",
+             "return float(math.prod(probabilities) ** (-1 / len(probabilities)))")],
     },
     "apply_temperature": {
         "power T instead of 1/T": [("** (1.0 / temperature)", "** temperature")],
@@ -39,6 +43,9 @@ MUTANTS = {
         "divides probabilities by T": [("np.asarray(probabilities, dtype=float) ** (1.0 / temperature)",
                                         "np.asarray(probabilities, dtype=float) / temperature")],
         "no check on the temperature": [("if temperature <= 0:", "if temperature < 0:")],
+        "T = 1 returns the input object unchanged": [
+            ("    scaled = np.asarray",
+             "    if temperature == 1:\n        return probabilities\n    scaled = np.asarray")],
     },
     "unseen_share": {
         "distinct n-grams instead of occurrences": [("validation_ngrams = list(validation_ngrams)",

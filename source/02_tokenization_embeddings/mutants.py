@@ -12,12 +12,22 @@ MUTANTS = {
         "space after the mark only": [('r" \\1 "', 'r"\\1 "')],
         "ends not stripped": [('.strip(" ")', "")],
         "every non-word character padded": [('f"([{re.escape(string.punctuation)}])"', 'r"([^\\w\\s])"')],
+        "hyphen not padded": [("re.escape(string.punctuation)", "re.escape(string.punctuation.replace(chr(45), ''))")],
+        "hand-written punctuation list": [
+            ('f"([{re.escape(string.punctuation)}])"',
+             'r"""([.,!?;:\'"()\\[\\]{}$\\\\^&%-])"""')],
     },
     "merge_pair": {
         "overlapping matches merged": [("            i += 2\n", "            i += 1\n")],
         "last id dropped": [("while i < len(ids):", "while i < len(ids) - 1:")],
         "only the first occurrence merged": [("if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair):",
                                               "if i + 1 < len(ids) and (ids[i], ids[i + 1]) == tuple(pair) and new_id not in merged:")],
+        "string replace on comma-joined ids": [
+            ("    merged, i = [], 0\n",
+             '    text = ",".join(map(str, ids)).replace(",".join(map(str, pair)), str(new_id))\n    return [int(t) for t in text.split(",")] if text else []\n    merged, i = [], 0\n')],
+        "returns the input list itself when nothing merges": [
+            ("    merged, i = [], 0\n",
+             "    if tuple(pair) not in zip(ids, ids[1:]):\n        return ids\n    merged, i = [], 0\n")],
     },
     "bpe_encode": {
         "one merge per chunk": [("while len(chunk_ids) >= 2:", "if len(chunk_ids) >= 2:")],
@@ -31,11 +41,17 @@ MUTANTS = {
             "            chunk_ids = merge_pair(chunk_ids, pair, merges[pair])\n",
             "        for pair, new_id in merges.items():\n"
             "            chunk_ids = merge_pair(chunk_ids, pair, new_id)\n")],
+        "no chunking": [("for chunk in CHUNK_PATTERN.findall(text):", "for chunk in [text]:")],
+        "chunks split at spaces": [
+            ("for chunk in CHUNK_PATTERN.findall(text):",
+             "for chunk in re.findall(r' ?\\S+|\\s+', text):")],
     },
     "bpe_decode": {
         "each token decoded on its own": [('b"".join(vocab[i] for i in ids).decode("utf-8", errors="replace")',
                                            '"".join(vocab[i].decode("utf-8", errors="replace") for i in ids)')],
         "tokens joined with spaces": [('b"".join(', 'b" ".join(')],
+        "strict decoding (crashes on broken bytes)": [(', errors="replace"', "")],
+        "broken bytes silently dropped": [('errors="replace"', 'errors="ignore"')],
     },
     "skipgram_pairs": {
         "right-hand context only": [("range(max(0, i - window), min(len(ids), i + window + 1))",
@@ -47,6 +63,14 @@ MUTANTS = {
         "dot product, not cosine": [("unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)", "unit = vectors")],
         "the query is its own neighbour": [("    similarities[query] = -np.inf\n", "")],
         "least similar first": [("np.argsort(-similarities, kind=\"stable\")", "np.argsort(similarities, kind=\"stable\")")],
+        "normalises the caller's array in place": [
+            ("    unit = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)\n",
+             "    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)\n    unit = vectors\n")],
+        "drops the top hit instead of the query": [
+            ("    similarities[query] = -np.inf\n",
+             ""),
+            ("[:k]]",
+             "[1:k + 1]]")],
     },
     "positional_encoding": {
         "sin and cos swapped": [("encoding[:, 0::2] = np.sin(angles)", "encoding[:, 0::2] = np.cos(angles)"),

@@ -15,6 +15,12 @@ MUTANTS = {
                                             "largest = np.max(scores, axis=-1, keepdims=True)")],
         "fully masked rows give nan": [("return np.divide(exponentials, totals, out=np.zeros_like(exponentials), where=totals > 0)",
                                         "return exponentials / totals")],
+        "subtracts the max from the caller's array in place": [
+            ("exponentials = np.exp(scores - largest)",
+             "scores -= largest\n    exponentials = np.exp(scores)")],
+        "non-negative axis mishandled": [
+            ("largest = np.max(scores, axis=axis, keepdims=True)",
+             "axis = axis if axis < 0 else axis - scores.ndim - 1\n    largest = np.max(scores, axis=axis, keepdims=True)")],
     },
     "scaled_dot_product_attention": {
         "no scaling": [(" / math.sqrt(q.shape[-1])", "")],
@@ -22,6 +28,12 @@ MUTANTS = {
         "mask in the wrong direction": [("np.where(mask, scores, -np.inf)", "np.where(mask, -np.inf, scores)")],
         "softmax over the queries": [("stable_softmax(scores, axis=-1)", "stable_softmax(scores, axis=-2)")],
         "key not transposed": [("q @ np.swapaxes(k, -1, -2)", "q @ k")],
+        "-1e9 instead of -inf (fully masked query gets uniform weights)": [
+            ("np.where(mask, scores, -np.inf)",
+             "np.where(mask, scores, -1e9)")],
+        "mask applied after the softmax, renormalised (fully masked query gives nan)": [
+            ("    if mask is not None:\n        scores = np.where(mask, scores, -np.inf)\n    weights = stable_softmax(scores, axis=-1)\n",
+             "    weights = stable_softmax(scores, axis=-1)\n    if mask is not None:\n        weights = weights * mask\n        weights = weights / weights.sum(axis=-1, keepdims=True)\n")],
     },
     "causal_mask": {
         "diagonal excluded": [("np.tril(np.ones((length, length), dtype=bool))",
@@ -48,5 +60,9 @@ MUTANTS = {
         "a single head of full width": [("num_heads)\n    k =", "1)\n    k ="),
                                         ('params["bk"], num_heads)', 'params["bk"], 1)'),
                                         ('params["bv"], num_heads)', 'params["bv"], 1)')],
+        "mask[:, None] (breaks a (T_q, T_k) mask)": [("mask = np.expand_dims(mask, axis=-3)", "mask = mask[:, None]")],
+        "expand_dims(axis=1) (breaks a (T_q, T_k) mask)": [
+            ("mask = np.expand_dims(mask, axis=-3)",
+             "mask = np.expand_dims(mask, axis=1)")],
     },
 }
