@@ -7,6 +7,11 @@ which no code can remove once added, watches file opens, links, renames,
 deletions, commands run and network look-ups and connections. The grader's last
 cell asks for the attempts with ``sys.audit(REPORT_EVENT, box)``.
 
+Its state lives only in the hook's closure, which nothing in the kernel
+references but the interpreter. The hook refuses what would reach that state or
+its report (another audit hook, the garbage collector's object lists), and
+notes the try.
+
 A path counts when it lies under one of the protected folders (the course's
 ``source/``, the grading workspace) and outside the notebook's own folder.
 Listing a folder does not count: only what reads, writes or points at a file.
@@ -25,13 +30,26 @@ CHANGES = {"os.remove": "delete", "os.rmdir": "delete", "os.truncate": "change",
            "os.chown": "change", "os.utime": "change", "os.mkdir": "write into"}
 COMMANDS = {"subprocess.Popen": 1, "os.exec": 1, "os.posix_spawn": 1, "os.spawn": 2}
 LOOK_UPS = {"socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex", "socket.gethostbyaddr"}
+# Events the hook refuses (it raises), because they reach its own state or the report.
+REFUSED = {"sys.addaudithook": "add an audit hook", "gc.get_objects": "list the interpreter's objects",
+           "gc.get_referrers": "list the interpreter's objects", "gc.get_referents": "list the interpreter's objects"}
+
+
+class Refused(RuntimeError):
+    """What a refused event raises in the student's code."""
 
 
 def make_hook(protected, own_folder):
     """The audit hook: it appends one line per kind of attempt to its own list."""
-    abspath, join, fsdecode, isabs, dirname = os.path.abspath, os.path.join, os.fsdecode, os.path.isabs, os.path.dirname
-    own = join(abspath(own_folder), "")
-    roots = tuple(join(abspath(p), "") for p in protected)
+    realpath, abspath, join, fsdecode = os.path.realpath, os.path.abspath, os.path.join, os.fsdecode
+    isabs, dirname = os.path.isabs, os.path.dirname
+
+    def canonical(path):
+        """The file a path names: links (/proc/self/root, /proc/self/cwd...) resolved, one leading slash."""
+        return join("/" + realpath(path).lstrip("/"), "")
+
+    own = canonical(own_folder)
+    roots = tuple({canonical(p) for p in protected} | {join(abspath(p), "") for p in protected})
     attempts = []
 
     def grader_file(path, relative_to=None):
@@ -41,7 +59,7 @@ def make_hook(protected, own_folder):
         path = fsdecode(path)
         if relative_to is not None and not isabs(path):
             path = join(relative_to, path)
-        full = join(abspath(path), "")
+        full = canonical(path)
         return full.rstrip("/") if full.startswith(roots) and not full.startswith(own) else None
 
     def note(verb, path):
@@ -70,6 +88,9 @@ def make_hook(protected, own_folder):
             note("open a network connection to", str(args[1]))
 
     def hook(event, args):
+        if event in REFUSED:
+            note(REFUSED[event], "(refused)")
+            raise Refused(f"the grader does not allow this while grading: {event}")
         try:
             if event == REPORT_EVENT:
                 args[0].extend(attempts)
