@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import copy
 import json
 import os
 from pathlib import Path
@@ -51,8 +52,15 @@ HOOK_ATTRIBUTES = {
     "set_custom_exc", "CustomTB", "custom_exceptions", "showtraceback", "_showtraceback", "showsyntaxerror",
     "settrace", "setprofile", "excepthook", "meta_path", "path_hooks", "events", "set_hook",
     "input_transformers_post", "input_transformers_cleanup", "ast_transformers", "run_cell", "run_cell_async",
+    "addaudithook", "_getframe", "modules", "__dict__", "__closure__", "cell_contents", "__code__",
 }
-DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "__builtins__", "importlib"}
+DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "__builtins__", "importlib", "globals", "locals", "vars"}
+# The notebook's own input history holds the source of every cell that ran, hidden tests included.
+HISTORY = {"In", "Out", "_ih", "_oh", "_i", "_ii", "_iii", "_dh"}
+# Names the grader's own cells look up in the student's namespace.
+GRADER_NAMES = {"exec", "get_ipython", "print", "__import__", "__builtins__", "json", "sys"}
+# Tags with which nbclient skips a cell or ignores its error: never honoured while grading.
+EXECUTION_TAGS = {"skip-execution", "raises-exception"}
 # Builtins a student cell must not rebind when the tests use them (plain names such
 # as sum or max are left alone: beginners use them as variables).
 GUARDED_BUILTINS = {"isinstance", "issubclass", "abs", "all", "any", "len", "round", "float", "int", "bool",
@@ -63,13 +71,16 @@ END_MARK = "COURSE-INTEGRITY-END "
 SNAPSHOT = '''
 def snapshot():
     import builtins, sys, numpy, numpy.testing
-    ipython = get_ipython()
+    from IPython.core.interactiveshell import ExecutionResult
+    ipython = sys.modules["IPython"].get_ipython()
     # ipykernel itself replaces input() for every cell
     found = {f"builtins.{k}": id(v) for k, v in vars(builtins).items() if not k.startswith("_") and k != "input"}
     for module in (numpy, numpy.testing):
         found.update({f"{module.__name__}.{k}": id(v) for k, v in vars(module).items() if callable(v)})
     found["ipython custom exceptions"] = repr(ipython.custom_exceptions)
     found["ipython showtraceback"] = "showtraceback" in vars(ipython)
+    for cls in (*type(ipython).__mro__, ExecutionResult):
+        found.update({f"ipython {cls.__name__}.{k}": id(v) for k, v in vars(cls).items() if not k.startswith("__")})
     found["sys.settrace"] = repr(sys.gettrace())
     found["sys.setprofile"] = repr(sys.getprofile())
     return found
@@ -118,7 +129,7 @@ def protected_folders() -> list[str]:
 
 def probe_cell(code: str):
     """A grader cell that runs in a namespace of its own, leaving the student's untouched."""
-    return nbformat.v4.new_code_cell(f"exec({code!r}, {{'get_ipython': get_ipython}})")
+    return nbformat.v4.new_code_cell(f"exec({code!r}, {{}})")
 
 
 def python_of(source: str) -> ast.Module | None:
@@ -183,8 +194,14 @@ def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]
             found.append(f"uses {node.attr}, which can hide test failures")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC_CODE:
             found.append(f"uses {node.id} (dynamic code the grader cannot check)")
+        elif isinstance(node, ast.Name) and node.id in HISTORY:
+            found.append(f"reads {node.id}, the notebook's input history (it holds the hidden tests)")
+        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMED_ACCESS
+              and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
+            found.append(f"uses {node.func.id} with a computed name (the grader cannot check what it changes)")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
-              and node.func.id in ("setattr", "delattr") and root_name(node.args[0]) in modules):
+              and node.func.id in ("setattr", "delattr")
+              and (root_name(node.args[0]) in modules or root_name(node.args[0]) is None)):
             found.append(f"changes {ast.unparse(node.args[0])} with {node.func.id}")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
             names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
@@ -197,7 +214,12 @@ def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]
     for name, how in bindings(tree).items():
         if name in protected and not (how == protected[name] and how.startswith("import")):
             found.append(f"redefines {name}, which the tests use")
+        elif name in GRADER_NAMES and not how.startswith(f"import {name}"):
+            found.append(f"redefines {name}, which the grader uses")
     return found
+
+
+NAMED_ACCESS = {"getattr", "setattr", "delattr"}
 
 
 def protected_names(release, test_cells) -> dict[str, str]:
@@ -215,14 +237,38 @@ def protected_names(release, test_cells) -> dict[str, str]:
     return {name: how for name, how in defined.items() if name in used and how != "assignment"}
 
 
+def shape(statement: ast.stmt) -> str:
+    """A statement with its strings left out: a course cell of an earlier release may name
+    another repository or file, and still be the course's code."""
+    masked = copy.deepcopy(statement)
+    for node in ast.walk(masked):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            node.value = ""
+    return ast.dump(masked)
+
+
+def student_part(cell, course_cells: dict) -> ast.Module | None:
+    """The Python of a cell, less the statements of the course cell it came from (same id):
+    an added comment or a course cell of an earlier release is not the student's code."""
+    tree = python_of(cell.source)
+    course = course_cells.get(cell.get("id"))
+    course_tree = python_of(course.source) if course is not None else None
+    if tree is None or course_tree is None:
+        return tree
+    known = {shape(node) for node in course_tree.body}
+    tree.body = [node for node in tree.body if shape(node) not in known]
+    return tree
+
+
 def static_findings(notebook, release) -> list[str]:
     """'cell N: reason' for every student-written cell that tampers with the tests."""
-    course_cells = {c.source for c in release.cells if c.cell_type == "code" and not is_answer(c)}
+    course_sources = {c.source for c in release.cells if c.cell_type == "code" and not is_answer(c)}
+    course_cells = {c.get("id"): c for c in release.cells if c.cell_type == "code" and not is_answer(c) and not is_test(c)}
     tests = [c for c in notebook.cells if c.cell_type == "code" and is_test(c)]
     protected = protected_names(release, tests)
     student_cells = [(i, c) for i, c in enumerate(notebook.cells)
-                     if c.cell_type == "code" and not is_test(c) and c.source not in course_cells]
-    trees = [(i, python_of(c.source)) for i, c in student_cells]
+                     if c.cell_type == "code" and not is_test(c) and c.source not in course_sources]
+    trees = [(i, student_part(c, course_cells)) for i, c in student_cells]
     modules = set(protected) | {n for _, t in trees if t for n, how in bindings(t).items() if how.startswith("import")}
     found = []
     for index, tree in trees:
@@ -253,17 +299,35 @@ def runtime_findings(first, last) -> list[str]:
             + [f"at run time: {attempt}" for attempt in end.get("attempts", [])])
 
 
+def tests_not_run(notebook) -> list[str]:
+    """Test cells the kernel never ran, although the notebook ran to its end."""
+    return [f"at run time: test cell {meta(c).get('grade_id')} did not run" for c in notebook.cells
+            if c.cell_type == "code" and is_test(c) and c.source.strip() and c.get("execution_count") is None]
+
+
+def all_or_nothing(outputs: list) -> list:
+    """A test cell's outputs without results and displays: nbgrader reads a result as partial
+    credit and stops there, so a student's function that displayed a number before the test
+    failed would earn it. The course's tests never give partial credit."""
+    return [o for o in outputs if o.get("output_type") not in ("execute_result", "display_data")]
+
+
 class CheckedExecute(SandboxedExecute):
     """Runs the notebook in the sandbox between the grader's two integrity cells."""
 
     def preprocess(self, nb, resources=None, km=None):
         first, last = probe_cell(first_probe(protected_folders())), probe_cell(LAST_PROBE)
+        for cell in nb.cells:
+            cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t not in EXECUTION_TAGS]
         nb.cells = [first, *nb.cells, last]
         try:
             nb, resources = super().preprocess(nb, resources, km=km)
         finally:
             nb.cells = [c for c in nb.cells if c is not first and c is not last]
-        resources[METADATA_KEY] = runtime_findings(first, last)
+        resources[METADATA_KEY] = runtime_findings(first, last) + tests_not_run(nb)
+        for cell in nb.cells:
+            if is_test(cell):
+                cell.outputs = all_or_nothing(cell.get("outputs", []))
         return nb, resources
 
 
