@@ -254,16 +254,18 @@ def unfinished(unit: Unit, student: str, workspace: Path, reason: str) -> Result
     return Result(student, None, 0, reason)
 
 
-def copy_graded_files(source: Path, target: Path) -> None:
-    """The notebooks and nbgrader's timestamp of a submission folder, and nothing else.
+def copy_graded_files(source: Path, target: Path, names: list[str]) -> None:
+    """The files ``names`` of a submission folder that are plain files, and nothing else.
 
-    The student's kernel wrote into that folder: whatever else is there (pipes,
-    links, huge files) is not needed to record the grades, and not copied.
+    A student's kernel writes into the folder it runs in: whatever else is there
+    (pipes, links, huge files, a timestamp of its own) is not needed to record
+    the grades, and not copied.
     """
     target.mkdir(parents=True, exist_ok=True)
-    for path in source.iterdir():
-        if path.is_file() and not path.is_symlink() and (path.suffix == ".ipynb" or path.name == "timestamp.txt"):
-            shutil.copyfile(path, target / path.name)
+    for name in names:
+        path = source / name
+        if path.is_file() and not path.is_symlink():
+            shutil.copyfile(path, target / name)
 
 
 def scratch_gradebook(unit: Unit, workspace: Path) -> Path:
@@ -294,14 +296,17 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Path, template: Path
                                          ignore_cleanup_errors=True) as scratch_name:
             scratch = Path(scratch_name)
             shutil.copy(template, scratch / "gradebook.db")
-            copy_graded_files(workspace / "submitted" / student / unit.name, scratch / "submitted" / student / unit.name)
+            submitted = workspace / "submitted" / student / unit.name
+            graded_files = [unit.notebook.name, "timestamp.txt"]
+            copy_graded_files(submitted, scratch / "submitted" / student / unit.name, graded_files)
             result = autograde_one(unit, student, scratch, COURSE_MAIN_WORKSPACE=str(workspace),
                                    COURSE_GRADEBOOK_URL=f"sqlite:///{scratch / 'gradebook.db'}",
                                    **thread_limits(threads))
             if result.status == "graded":
                 executed = workspace / "executed" / student / unit.name
                 shutil.rmtree(executed, ignore_errors=True)
-                copy_graded_files(scratch / "autograded" / student / unit.name, executed)
+                copy_graded_files(scratch / "autograded" / student / unit.name, executed, [unit.notebook.name])
+                copy_graded_files(submitted, executed, ["timestamp.txt"])  # the time collect saw, not the kernel's
     except Exception as error:  # the batch goes on; this submission says what happened
         return Result(student, None, 0, f"not graded: the grader failed on this submission "
                                         f"({type(error).__name__}: {error}); grade it again alone")

@@ -54,6 +54,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
+    "autograder.output_limits.LimitCharacters",
     "nbgrader.preprocessors.SaveAutoGrades",
     "autograder.integrity.RecordIntegrity",
     "nbgrader.preprocessors.AssignLatePenalties",
