@@ -65,6 +65,11 @@ def with_answer(notebook, exercise: str, code: str, replace: bool = False):
     return notebook
 
 
+def with_markdown(notebook, text: str):
+    notebook.cells.insert(1, nbformat.v4.new_markdown_cell(text))
+    return notebook
+
+
 def fill(text: str, workspace: Path) -> str:
     """{workspace}, {source} (the unit's source notebook) and {notebook} (its name) filled in."""
     return (text.replace("{workspace}", str(workspace)).replace("{source}", str(UNIT.notebook))
@@ -127,6 +132,31 @@ def tests_before_answers(notebook):
     notebook.cells = tests + [c for c in notebook.cells if c not in tests]
 
 
+def skip_tests(notebook):
+    """Every test cell tagged so that nbclient would skip it (the grader drops such tags)."""
+    for cell in test_cells(notebook):
+        cell.metadata["tags"] = [*cell.metadata.get("tags", []), "skip-execution"]
+
+
+def displayed_points(notebook):
+    """Stubs that display each test's points before failing: nbgrader would read that as partial credit."""
+    functions = {"stable_softmax": (["stable_softmax"], 2), "scaled_dot_product_attention": (["scaled_dot_product_attention"], 3),
+                 "causal_mask": (["causal_mask"], 2), "split_merge_heads": (["split_heads", "merge_heads"], 2),
+                 "multi_head_attention": (["multi_head_attention"], 3)}
+    for exercise, (names, points) in functions.items():
+        nb.answer_cells(notebook)[exercise].source = "import sys\n" + "".join(
+            f"def {name}(*args, **kwargs):\n    sys.displayhook({points})\n" for name in names)
+
+
+def older_course_cells(notebook):
+    """An honest student's notebook from an earlier release (another Colab address), with a note added to a course cell."""
+    for cell in notebook.cells:
+        if cell.get("id") == "colab-setup":
+            cell.source = cell.source.replace("github.com/", "github.com/an-earlier-home/")
+        elif "def flat_params" in cell.source and not nb.nbgrader_meta(cell):
+            cell.source = "# my note: Keras keeps the weights in this order\n" + cell.source
+
+
 def wrong():
     """Solved but for one plausible mistake that passes the visible tests: fully masked
     rows give nan in stable_softmax. The visible tests have no such row, the hidden ones do."""
@@ -168,6 +198,67 @@ def scribble(*paths: str) -> str:
     return SCRIBBLE.replace("{paths}", ", ".join(f"r'{p}'" for p in paths))
 
 
+FORGED_REPORT = """
+import json, sys
+_real_exec = vars(sys.modules["builtins"])["ex" + "ec"]
+def _quiet(code, namespace=None, *rest):
+    if isinstance(namespace, dict) and "COURSE-INTEGRITY-END" in code:
+        namespace["print"] = lambda line: sys.stdout.write(line.split("{")[0] + json.dumps(
+            dict(json.loads("{" + line.split("{", 1)[1]), attempts=[], patched=[])) + "\\n")
+    return _real_exec(code, namespace, *rest)
+globals()["ex" + "ec"] = _quiet
+open('{workspace}/gradebook.db', 'rb')
+"""
+SILENCED_REPORT = """
+import sys
+def _empty(event, args):
+    if event.startswith("course.") and args and isinstance(args[0], list):
+        args[0].clear()
+try:
+    sys.addaudithook(_empty)
+except RuntimeError:
+    pass
+try:
+    open('{workspace}/gradebook.db', 'rb')
+except OSError:
+    pass
+"""
+UNHOOKED = """
+import gc
+try:
+    for _obj in gc.get_objects():
+        if type(_obj).__name__ == "function" and _obj.__name__ == "hook" and _obj.__closure__:
+            for _cell in _obj.__closure__:
+                if isinstance(_cell.cell_contents, list):
+                    _cell.cell_contents.clear()
+except RuntimeError:
+    pass
+"""
+ROUNDABOUT_PATHS = """
+import os
+for path in ['/' + r'{source}', '/proc/self/root' + r'{source}', '/proc/self/cwd/../../../gradebook.db']:
+    try:
+        open(path, 'rb').close()
+        print('READ', path)
+    except OSError:
+        pass
+"""
+# The test cell's own source, read from linecache (where IPython keeps it) and printed by the
+# student's function each time a test calls it: honest answers, but the feedback must not show it.
+PRINTS_THE_TESTS = """
+import inspect, linecache
+def _show_caller(function):
+    def shown(*args, **kwargs):
+        caller = inspect.currentframe().f_back
+        print("".join(linecache.getlines(caller.f_code.co_filename)))
+        return function(*args, **kwargs)
+    return shown
+def causal_mask(length):
+    return np.tril(np.ones((length, length), dtype=bool))
+causal_mask = _show_caller(causal_mask)
+"""
+OWN_TIMESTAMP = "with open('timestamp.txt', 'w') as out:\n    out.write('2001-01-01 00:00:00.000000 UTC')"
+SCRIPT_IN_MARKDOWN = '<script>document.title = "ran"</script>'
 IGNORES_INTERRUPTS = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
 SOURCE_NOTEBOOK = "{source}"
 CASES: dict[str, Case] = {
@@ -241,6 +332,17 @@ CASES: dict[str, Case] = {
                             "('leak.ipynb', '{source}')]:\n    if os.path.lexists(name):\n        os.remove(name)\n"
                             "    os.symlink(target, name)"), 0, TAMPERING, "tried to link to {source}"),
     "fifo": Case(hostile("import os\nos.mkfifo('answers.fifo')"), 12, "graded"),
+    # ways around the grader's own checks: each is noticed, or cannot matter
+    "skip-tags": Case(edited(skip_tests, base=wrong), 10, "graded", zero_tests=["test_stable_softmax"]),
+    "partial-credit": Case(edited(displayed_points), 0, "graded"),
+    "forged-report": Case(hostile(FORGED_REPORT), 0, TAMPERING, "uses globals"),
+    "audit-hook": Case(hostile(SILENCED_REPORT), 0, TAMPERING, "tried to add an audit hook"),
+    "unhook": Case(hostile(UNHOOKED), 0, TAMPERING, "tried to list the interpreter's objects"),
+    "roundabout": Case(hostile(ROUNDABOUT_PATHS), 0, TAMPERING, "tried to read {source}", output_lacks=["READ "]),
+    "prints-tests": Case(hostile(PRINTS_THE_TESTS, replace=True), 12, "graded"),
+    "older-release": Case(edited(older_course_cells, base=solved), 12, "graded"),
+    "own-timestamp": Case(lambda w: as_bytes(with_markdown(with_answer(solved(), "causal_mask", OWN_TIMESTAMP),
+                                                            SCRIPT_IN_MARKDOWN)), 12, "graded"),
     "daemon": Case(hostile("import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)"),
                    12, "graded"),
 }

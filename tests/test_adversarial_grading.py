@@ -117,6 +117,8 @@ def test_a_hostile_class_is_graded_in_one_batch(tmp_path):
     with sqlite3.connect(workspace / "gradebook.db") as database:
         assert database.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         students = {row[0] for row in database.execute("SELECT student_id FROM submitted_assignment")}
+        stamps = dict(database.execute("SELECT student_id, timestamp FROM submitted_assignment"))
+    assert not str(stamps.get("own-timestamp") or "").startswith("2001"), "the kernel set its own submission time"
     assert students >= {name for name, row in rows.items() if row["test_causal_mask"] != ""}
     assert digest(UNIT.notebook) == before["source"], "a submission changed source/"
     assert digest(submitted(workspace, "full")) == before["full"], "a submission changed another student's work"
@@ -124,6 +126,12 @@ def test_a_hostile_class_is_graded_in_one_batch(tmp_path):
 
     page = html.unescape((workspace / "feedback" / "numpy" / UNIT.name / f"{UNIT.notebook.stem}.html").read_text())
     assert "Scored 0 by the grader" in page and "np.testing.assert_array_equal" in page
+    hidden = nb.hidden_test_lines(nb.read(UNIT.notebook))
+    for page_path in (workspace / "feedback").glob(f"*/{UNIT.name}/*.html"):
+        shown = html.unescape(page_path.read_text())
+        assert not [line for line in hidden if line in shown], f"{page_path} shows hidden test code"
+    own_page = (workspace / "feedback" / "own-timestamp" / UNIT.name / f"{UNIT.notebook.stem}.html").read_text()
+    assert adv.SCRIPT_IN_MARKDOWN not in own_page, "a student's script must not reach the feedback page"
 
 
 @pytest.mark.parametrize("kind", [sandbox.BUBBLEWRAP, "fallback"])

@@ -43,6 +43,14 @@ def test_reference_solutions_and_releases_pass(unit):
     ("def isinstance(*args):\n    return True", "redefines isinstance"),
     ("def flat_params(layer):\n    return None", "redefines flat_params"),
     ("%%capture\nget_ipython().events.register('post_run_cell', print)", "uses events"),
+    ('globals()["ex" + "ec"] = print', "uses globals"),
+    ('getattr(get_ipython(), "set_custom" + "_exc")', "uses getattr with a computed name"),
+    ('import sys\nsys.modules["numpy"].allclose', "uses modules"),
+    ("import sys\nsys.addaudithook(print)", "uses addaudithook"),
+    ("print(In[-1])", "reads In, the notebook's input history"),
+    ("def exec(code, namespace=None):\n    pass", "redefines exec, which the grader uses"),
+    ("def get_ipython():\n    return None", "redefines get_ipython, which the grader uses"),
+    ('setattr(type(get_ipython()), "run_cell", print)', "changes type(get_ipython()) with setattr"),
 ])
 def test_tampering_is_found(code, reason):
     found, number = findings_with(code)
@@ -58,6 +66,32 @@ def test_tampering_is_found(code, reason):
 ])
 def test_ordinary_code_is_not_tampering(code):
     assert findings_with(code)[0] == []
+
+
+def test_a_course_cell_the_student_touched_is_still_the_courses():
+    """A comment added to a course cell, or the Colab cell of an earlier release (another
+    repository address), is not the student's code; a line the student added to it is."""
+    release = nb.read(RELEASE / UNIT.name / UNIT.notebook.name)
+    notebook = nb.read(UNIT.notebook)
+    cells = {cell.get("id"): cell for cell in notebook.cells}
+    cells["colab-setup"].source = cells["colab-setup"].source.replace("github.com/", "github.com/someone-else/")
+    helpers = next(c for c in notebook.cells if "def flat_params" in c.source and not nb.nbgrader_meta(c))
+    helpers.source = "# my notes: the weights come out in this order\n" + helpers.source
+    assert integrity.static_findings(notebook, release) == []
+    helpers.source += "\nnp.allclose = lambda *a, **k: True"
+    assert any("changes np.allclose" in f for f in integrity.static_findings(notebook, release))
+
+
+def test_a_test_cell_earns_all_or_nothing_and_must_run():
+    """A result a test cell displayed would be read by nbgrader as partial credit, before the error after it."""
+    new = nb.nbformat.v4
+    outputs = [new.new_output("execute_result", data={"text/plain": "2"}), new.new_output("display_data", data={}),
+               new.new_output("stream", text="checked\n"), new.new_output("error", ename="E", evalue="", traceback=[])]
+    assert [o.output_type for o in integrity.all_or_nothing(outputs)] == ["stream", "error"]
+    test = new.new_code_cell("assert False", metadata={"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1}})
+    assert integrity.tests_not_run(new.new_notebook(cells=[test])) == ["at run time: test cell test_x did not run"]
+    test.execution_count = 3
+    assert integrity.tests_not_run(new.new_notebook(cells=[test])) == []
 
 
 def guard_attempts(tmp_path, monkeypatch, *events) -> list[str]:
@@ -97,6 +131,28 @@ def test_the_kernel_guard_notes_reaching_for_the_graders_files(tmp_path, monkeyp
         f"tried to run a command on {gradebook}",
         f"tried to run a command on {tmp_path / 'workspace' / 'autograded' / 'bo' / 'x.ipynb'}",
     ]
+
+
+def test_the_kernel_guard_sees_through_extra_slashes_and_proc_links(tmp_path, monkeypatch):
+    gradebook = tmp_path / "workspace" / "gradebook.db"
+    source = tmp_path / "source" / "attention.ipynb"
+    attempts = guard_attempts(
+        tmp_path, monkeypatch,
+        ("open", ("/" + str(source), "rb", 0)),
+        ("open", ("/proc/self/root" + str(gradebook), "rb", 0)),
+        ("open", ("/proc/self/cwd/../../../gradebook.db", "r", 0)),
+    )
+    assert attempts == [f"tried to read {source}", f"tried to read {gradebook}"]
+
+
+def test_the_kernel_guard_refuses_what_would_reach_its_own_state(tmp_path):
+    hook = kernel_guard.make_hook([str(tmp_path / "source")], str(tmp_path))
+    for event in ("sys.addaudithook", "gc.get_objects", "gc.get_referrers"):
+        with pytest.raises(kernel_guard.Refused):
+            hook(event, ())
+    box = []
+    hook(kernel_guard.REPORT_EVENT, (box,))
+    assert box == ["tried to add an audit hook (refused)", "tried to list the interpreter's objects (refused)"]
 
 
 def test_the_kernel_guard_notes_the_network(tmp_path, monkeypatch):
