@@ -272,18 +272,22 @@ class SandboxedExecute(Execute):
         super().__init__(**kwargs)
 
     def preprocess(self, nb, resources=None, km=None):
-        """Execute, then drop the links the kernel left in its folder: nbgrader, which runs
-        outside the sandbox, writes the graded notebook there and would follow them."""
+        """Execute, then clear the kernel's folder for nbgrader (``clear_way``)."""
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
-            remove_links(Path((resources or {}).get("metadata", {}).get("path") or "."))
+            clear_way(Path((resources or {}).get("metadata", {}).get("path") or "."))
 
 
-def remove_links(folder: Path) -> None:
-    for path in folder.rglob("*"):
-        if path.is_symlink():
+def clear_way(folder: Path) -> None:
+    """Drop what the kernel left in its folder that nbgrader, which writes the graded notebook
+    there from outside the sandbox, must not meet: links it would follow, pipes it would
+    block on, folders where it writes notebooks."""
+    for path in sorted(folder.rglob("*"), reverse=True):  # what is inside a folder before the folder
+        if path.is_symlink() or not (path.is_file() or path.is_dir()):
             path.unlink()
+        elif path.is_dir() and path.suffix == ".ipynb":
+            shutil.rmtree(path)
 
 
 def processes_inside(folder: Path) -> list[int]:

@@ -332,6 +332,9 @@ CASES: dict[str, Case] = {
                             "('leak.ipynb', '{source}')]:\n    if os.path.lexists(name):\n        os.remove(name)\n"
                             "    os.symlink(target, name)"), 0, TAMPERING, "tried to link to {source}"),
     "fifo": Case(hostile("import os\nos.mkfifo('answers.fifo')"), 12, "graded"),
+    # where nbgrader will write the graded notebook: a pipe it would block on, a folder
+    "blocked-notebook": Case(hostile("import os\nos.remove('{notebook}')\nos.mkfifo('{notebook}')\n"
+                                     "os.mkdir('other.ipynb')"), 12, "graded"),
     # ways around the grader's own checks: each is noticed, or cannot matter
     "skip-tags": Case(edited(skip_tests, base=wrong), 10, "graded", zero_tests=["test_stable_softmax"]),
     "partial-credit": Case(edited(displayed_points), 0, "graded"),
