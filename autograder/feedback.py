@@ -16,16 +16,13 @@ import bleach
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from .integrity import is_test
+
 HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS[ \t]*\n?", re.S)
 NOTICE = "# More tests ran here when your work was graded; their code is not shown.\n"
 REMOVED = "[a line of hidden test code, removed from the feedback]"
 MIN_SECRET = 12  # shorter lines ("pass", "else:") tell nothing and would blank ordinary output
 MAX_MESSAGE = 500
-
-
-def is_test(cell) -> bool:
-    nbgrader = cell.metadata.get("nbgrader", {})
-    return cell.cell_type == "code" and bool(nbgrader.get("grade")) and not nbgrader.get("solution")
 
 
 def hidden_lines(notebook) -> set[str]:
@@ -34,18 +31,14 @@ def hidden_lines(notebook) -> set[str]:
             if len(line.strip()) >= MIN_SECRET}
 
 
-def scrub(text, secrets: set[str]):
-    if isinstance(text, list):
-        text = "".join(text)
-    if not isinstance(text, str) or not secrets:
+def scrub(text: str, secrets: set[str]) -> str:
+    if not secrets:
         return text
     return "".join(REMOVED + "\n" if any(s in line for s in secrets) else line for line in text.splitlines(True))
 
 
-def harmless(html) -> str:
+def harmless(html: str) -> str:
     """HTML with everything but plain formatting tags escaped (bleach's defaults and a few more)."""
-    if isinstance(html, list):
-        html = "".join(html)
     return bleach.clean(html, tags=SAFE_TAGS, attributes={"a": ["href", "title"], "img": ["src", "alt"]})
 
 
@@ -63,7 +56,7 @@ def scrub_output(output, secrets: set[str]) -> None:
             output.data[mime] = harmless(output.data[mime])
     if output.get("output_type") == "error":
         output.evalue = scrub(str(output.evalue), secrets)[:MAX_MESSAGE]
-        output.traceback = [f"{output.ename}: {output.evalue}"]
+        output.traceback = [scrub(line, secrets) for line in output.traceback]
 
 
 class HideHiddenTests(NbGraderPreprocessor):
@@ -77,4 +70,6 @@ class HideHiddenTests(NbGraderPreprocessor):
                 cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             for output in cell.get("outputs", []):
                 scrub_output(output, secrets)
+                if is_test(cell):  # a test's traceback quotes its (hidden) lines: the message is enough
+                    output.traceback = [f"{output.ename}: {output.evalue}"]
         return nb, resources

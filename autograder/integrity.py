@@ -52,8 +52,9 @@ HOOK_ATTRIBUTES = {
     "set_custom_exc", "CustomTB", "custom_exceptions", "showtraceback", "_showtraceback", "showsyntaxerror",
     "settrace", "setprofile", "excepthook", "meta_path", "path_hooks", "events", "set_hook",
     "input_transformers_post", "input_transformers_cleanup", "ast_transformers", "run_cell", "run_cell_async",
-    "addaudithook", "_getframe", "modules", "__dict__", "__closure__", "cell_contents", "__code__",
 }
+# Ways into the interpreter's own state: a second audit hook, frames, modules by name, closures.
+INTERNALS = {"addaudithook", "_getframe", "modules", "__dict__", "__closure__", "cell_contents", "__code__"}
 DYNAMIC_CODE = {"exec", "eval", "compile", "__import__", "__builtins__", "importlib", "globals", "locals", "vars"}
 # The notebook's own input history holds the source of every cell that ran, hidden tests included.
 HISTORY = {"In", "Out", "_ih", "_oh", "_i", "_ii", "_iii", "_dh"}
@@ -61,6 +62,7 @@ HISTORY = {"In", "Out", "_ih", "_oh", "_i", "_ii", "_iii", "_dh"}
 GRADER_NAMES = {"exec", "get_ipython", "print", "__import__", "__builtins__", "json", "sys"}
 # Tags with which nbclient skips a cell or ignores its error: never honoured while grading.
 EXECUTION_TAGS = {"skip-execution", "raises-exception"}
+NAMED_ACCESS = {"getattr", "setattr", "delattr"}
 # Builtins a student cell must not rebind when the tests use them (plain names such
 # as sum or max are left alone: beginners use them as variables).
 GUARDED_BUILTINS = {"isinstance", "issubclass", "abs", "all", "any", "len", "round", "float", "int", "bool",
@@ -192,6 +194,8 @@ def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES:
             found.append(f"uses {node.attr}, which can hide test failures")
+        elif isinstance(node, ast.Attribute) and node.attr in INTERNALS:
+            found.append(f"uses {node.attr}, which reaches into the interpreter's own state")
         elif isinstance(node, ast.Name) and node.id in DYNAMIC_CODE:
             found.append(f"uses {node.id} (dynamic code the grader cannot check)")
         elif isinstance(node, ast.Name) and node.id in HISTORY:
@@ -200,7 +204,7 @@ def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]
               and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
             found.append(f"uses {node.func.id} with a computed name (the grader cannot check what it changes)")
         elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
-              and node.func.id in ("setattr", "delattr")
+              and node.func.id in NAMED_ACCESS - {"getattr"}
               and (root_name(node.args[0]) in modules or root_name(node.args[0]) is None)):
             found.append(f"changes {ast.unparse(node.args[0])} with {node.func.id}")
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -217,9 +221,6 @@ def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]
         elif name in GRADER_NAMES and not how.startswith(f"import {name}"):
             found.append(f"redefines {name}, which the grader uses")
     return found
-
-
-NAMED_ACCESS = {"getattr", "setattr", "delattr"}
 
 
 def protected_names(release, test_cells) -> dict[str, str]:

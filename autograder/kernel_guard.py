@@ -49,7 +49,7 @@ def make_hook(protected, own_folder):
         return join("/" + realpath(path).lstrip("/"), "")
 
     own = canonical(own_folder)
-    roots = tuple({canonical(p) for p in protected} | {join(abspath(p), "") for p in protected})
+    roots = tuple({canonical(p) for p in protected})
     attempts = []
 
     def grader_file(path, relative_to=None):

@@ -17,7 +17,8 @@ def graded_notebook():
                                    traceback=["Traceback", HIDDEN_LINE])]
     answer = new.new_code_cell("def f(x):\n    return 2 * x")
     answer.outputs = [new.new_output("stream", text=f"mine\n{TEST_SOURCE}"),
-                      new.new_output("display_data", data={"text/plain": HIDDEN_LINE, "image/png": "iVBORw0KGgo="})]
+                      new.new_output("display_data", data={"text/plain": HIDDEN_LINE, "image/png": "iVBORw0KGgo="}),
+                      new.new_output("error", ename="ValueError", evalue="bad", traceback=["in f(x)", HIDDEN_LINE])]
     note = new.new_markdown_cell('My **notes** <script>alert("hi")</script> <img src=x onerror="alert(1)">')
     return new.new_notebook(cells=[note, answer, test])
 
@@ -33,6 +34,7 @@ def test_feedback_keeps_the_message_and_drops_every_hidden_line():
     shown = str(notebook)
     assert HIDDEN_LINE not in shown, "hidden test code printed by the student's code must not reach the feedback"
     assert "mine" in answer.outputs[0].text and answer.outputs[1].data["image/png"] == "iVBORw0KGgo="
+    assert answer.outputs[2].traceback[0] == "in f(x)", "the student's own traceback stays, less hidden lines"
 
 
 def test_feedback_escapes_a_students_script():
