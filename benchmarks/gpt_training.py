@@ -24,7 +24,7 @@ whole held-out reviews, ``course.gpt_lab.validation_loss``). Reported: real
 tokens per second, the validation loss when the budget runs out, the time each
 needs to reach the seed pipeline's final loss, and the achieved FLOP/s of the
 training steps as a share of this machine's measured matrix-multiply peak in the
-precision the pipeline multiplies in.
+precision the pipeline multiplies in, measured just before and just after it trains.
 Results: ``benchmarks/results/gpt_training.json``.
 
 ``--reference-run`` trains the seed's configuration and pipeline for 5 epochs on
@@ -84,7 +84,8 @@ def notebook_definitions() -> dict:
 
 def matmul_peak(precision: str) -> float:
     """This machine's measured matrix-multiply rate (FLOP/s) for square 2048 x 2048 products
-    in the precision a pipeline multiplies in."""
+    in the precision a pipeline multiplies in. Measured just before and just after each
+    pipeline trains: a shared machine's speed drifts by 10% and more within an hour."""
     return cpu_training.matmul_rate("bfloat16" if precision == cpu_training.MIXED_BFLOAT16 else "float32",
                                     size=2048, seconds=5.0)
 
@@ -170,15 +171,19 @@ def train_pipeline(name: str, pipeline: dict, definitions: dict, train_ids, vali
     if pipeline["precision"] == "auto":
         pipeline = dict(pipeline, precision=cpu_training.fastest_precision())
     model = compiled_model(pipeline, definitions)
+    peak_before = matmul_peak(pipeline["precision"])
     clock = Clock(model, validation_ids, budget_s, eval_every_s, real_tokens_per_batch(pipeline, train_ids))
     print(f"{name}: {pipeline}", flush=True)
     model.fit(batches_for(pipeline, train_ids, definitions["shift_inputs_targets"]).repeat(), epochs=1,
               steps_per_epoch=10**9, callbacks=[clock.callback], verbose=0)
+    peak_after = matmul_peak(pipeline["precision"])
     positions = window(pipeline, train_ids)
     flops = training_flops_per_position(REFERENCE, positions) * pipeline["batch_size"] * positions * clock.steps
+    peak = (peak_before + peak_after) / 2
     return dict(pipeline, curve=clock.curve, steps=clock.steps, trained_s=round(clock.trained_s, 1),
-                real_tokens_per_s=round(clock.tokens / clock.trained_s),
-                achieved_flops=flops / clock.trained_s, final_validation_loss=clock.curve[-1][2])
+                real_tokens_per_s=round(clock.tokens / clock.trained_s), achieved_flops=flops / clock.trained_s,
+                matmul_peak_flops=peak, matmul_peak_before_after=[peak_before, peak_after],
+                share_of_peak=round(flops / clock.trained_s / peak, 3), final_validation_loss=clock.curve[-1][2])
 
 
 def time_to_reach(curve, target: float) -> float | None:
@@ -210,17 +215,14 @@ def compare(args) -> dict:
                                     args.minutes * 60, args.eval_every)
                for name in ["seed", *(n for n in args.pipelines if n != "seed")]}
     target = results["seed"]["final_validation_loss"]
-    peaks = {precision: matmul_peak(precision) for precision in {r["precision"] for r in results.values()}}
     for result in results.values():
-        result.update(matmul_peak_flops=peaks[result["precision"]],
-                      share_of_peak=round(result["achieved_flops"] / peaks[result["precision"]], 3),
-                      seconds_to_seed_final_loss=time_to_reach(result["curve"], target))
+        result.update(seconds_to_seed_final_loss=time_to_reach(result["curve"], target))
     seed_time = results["seed"]["seconds_to_seed_final_loss"]
     ratios = {name: None if result["seconds_to_seed_final_loss"] is None
               else round(result["seconds_to_seed_final_loss"] / seed_time, 3) for name, result in results.items()}
     return dict(
         reviews=reviews, train_rows=len(train_ids), validation_reviews=len(validation_ids),
-        budget_minutes=args.minutes, target_validation_loss=target, matmul_peak_flops=peaks,
+        budget_minutes=args.minutes, target_validation_loss=target,
         wall_time_ratio_to_seed=ratios, pipelines=results,
     )
 
