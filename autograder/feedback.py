@@ -37,13 +37,13 @@ def scrub(text: str, secrets: set[str]) -> str:
     return "".join(REMOVED + "\n" if any(s in line for s in secrets) else line for line in text.splitlines(True))
 
 
+SAFE_TAGS = bleach.sanitizer.ALLOWED_TAGS | {"p", "br", "pre", "code", "div", "span", "table", "thead", "tbody", "tr",
+                                             "th", "td", "h1", "h2", "h3", "h4", "img", "sub", "sup", "details", "summary"}
+
+
 def harmless(html: str) -> str:
     """HTML with everything but plain formatting tags escaped (bleach's defaults and a few more)."""
     return bleach.clean(html, tags=SAFE_TAGS, attributes={"a": ["href", "title"], "img": ["src", "alt"]})
-
-
-SAFE_TAGS = bleach.sanitizer.ALLOWED_TAGS | {"p", "br", "pre", "code", "div", "span", "table", "thead", "tbody", "tr",
-                                             "th", "td", "h1", "h2", "h3", "h4", "img", "sub", "sup", "details", "summary"}
 
 
 def scrub_output(output, secrets: set[str]) -> None:
@@ -63,13 +63,14 @@ class HideHiddenTests(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         secrets = hidden_lines(nb)
         for cell in nb.cells:
+            test = is_test(cell)
             if cell.cell_type == "markdown":
                 cell.source = harmless(cell.source)
-            if is_test(cell):
+            if test:
                 cell.source = HIDDEN.sub(NOTICE, cell.source)
                 cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             for output in cell.get("outputs", []):
                 scrub_output(output, secrets)
-                if is_test(cell):  # a test's traceback quotes its (hidden) lines: the message is enough
+                if test:  # a test's traceback quotes its (hidden) lines: the message is enough
                     output.traceback = [f"{output.ename}: {output.evalue}"]
         return nb, resources

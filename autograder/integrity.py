@@ -263,8 +263,9 @@ def student_part(cell, course_cells: dict) -> ast.Module | None:
 
 def static_findings(notebook, release) -> list[str]:
     """'cell N: reason' for every student-written cell that tampers with the tests."""
-    course_sources = {c.source for c in release.cells if c.cell_type == "code" and not is_answer(c)}
-    course_cells = {c.get("id"): c for c in release.cells if c.cell_type == "code" and not is_answer(c) and not is_test(c)}
+    course = [c for c in release.cells if c.cell_type == "code" and not is_answer(c)]
+    course_sources = {c.source for c in course}
+    course_cells = {c.get("id"): c for c in course if not is_test(c)}
     tests = [c for c in notebook.cells if c.cell_type == "code" and is_test(c)]
     protected = protected_names(release, tests)
     student_cells = [(i, c) for i, c in enumerate(notebook.cells)
@@ -307,10 +308,14 @@ def tests_not_run(notebook) -> list[str]:
 
 
 def all_or_nothing(outputs: list) -> list:
-    """A test cell's outputs without results and displays: nbgrader reads a result as partial
-    credit and stops there, so a student's function that displayed a number before the test
-    failed would earn it. The course's tests never give partial credit."""
-    return [o for o in outputs if o.get("output_type") not in ("execute_result", "display_data")]
+    """A test cell's outputs, less those nbgrader would grade by instead of by the test's error.
+
+    A result or display counts as partial credit, read before the error after it, so a
+    student's function that displayed a number would earn it; the course's tests never give
+    partial credit. Anything on stderr counts as failure, so a correct answer that only
+    warns (a RuntimeWarning from NumPy) would lose the test's points."""
+    return [o for o in outputs if o.get("output_type") not in ("execute_result", "display_data")
+            and not (o.get("output_type") == "stream" and o.get("name") == "stderr")]
 
 
 class CheckedExecute(SandboxedExecute):

@@ -167,6 +167,24 @@ def wrong():
     return notebook
 
 
+WARNS = """
+import warnings
+warnings.simplefilter("always")  # every call warns, in every test cell
+_quiet_softmax = stable_softmax
+def stable_softmax(scores, axis=-1):
+    np.log(np.zeros(1))  # NumPy's RuntimeWarning (divide by zero), on stderr
+    return _quiet_softmax(scores, axis=axis)
+"""
+
+
+def warns():
+    """Solved, but stable_softmax sets off a NumPy warning on every call: nbgrader fails any
+    test cell with stderr output, and a correct answer that only warns must keep its points."""
+    notebook = solved()
+    nb.answer_cells(notebook)["stable_softmax"].source += WARNS
+    return notebook
+
+
 def old_format(workspace):
     return nbformat.writes(nbformat.convert(solved(), 3), version=3).encode()
 
@@ -265,6 +283,7 @@ CASES: dict[str, Case] = {
     "full": Case(lambda w: as_bytes(solved()), 12, "graded"),
     "blank": Case(lambda w: as_bytes(release()), 0, "graded"),
     "wrong": Case(lambda w: as_bytes(wrong()), 10, "graded", zero_tests=["test_stable_softmax"]),
+    "warns": Case(lambda w: as_bytes(warns()), 12, "graded"),
     # the kernel misbehaves: the exercise is lost, the rest is graded
     "loop": Case(hostile("while True:\n    pass"), 10, "graded", zero_tests=["test_causal_mask"]),
     # ... unless it ignores the interrupt: then nothing more can run in that kernel

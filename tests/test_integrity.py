@@ -83,11 +83,14 @@ def test_a_course_cell_the_student_touched_is_still_the_courses():
 
 
 def test_a_test_cell_earns_all_or_nothing_and_must_run():
-    """A result a test cell displayed would be read by nbgrader as partial credit, before the error after it."""
+    """A result a test cell displayed would be read by nbgrader as partial credit, before the error after it;
+    a warning on stderr, as failure although no test failed. Only the error decides."""
     new = nb.nbformat.v4
     outputs = [new.new_output("execute_result", data={"text/plain": "2"}), new.new_output("display_data", data={}),
-               new.new_output("stream", text="checked\n"), new.new_output("error", ename="E", evalue="", traceback=[])]
-    assert [o.output_type for o in integrity.all_or_nothing(outputs)] == ["stream", "error"]
+               new.new_output("stream", text="checked\n"), new.new_output("stream", name="stderr", text="Warning\n"),
+               new.new_output("error", ename="E", evalue="", traceback=[])]
+    kept = integrity.all_or_nothing(outputs)
+    assert [(o.output_type, o.get("name")) for o in kept] == [("stream", "stdout"), ("error", None)]
     test = new.new_code_cell("assert False", metadata={"nbgrader": {"grade": True, "grade_id": "test_x", "points": 1}})
     assert integrity.tests_not_run(new.new_notebook(cells=[test])) == ["at run time: test cell test_x did not run"]
     test.execution_count = 3
