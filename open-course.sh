@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up everything and open the course in JupyterLab.
-#   ./open-course.sh              install (first run), release, open JupyterLab in your browser
+#   ./open-course.sh              install (first run), release, open JupyterLab in your browser;
+#                                 no network needed after the install (`course-data download`: the full data)
 #   ./open-course.sh --headless   the same, without opening a browser (servers, JupyterHub images)
 # Extra arguments go to JupyterLab, e.g. ./open-course.sh --port 9999
 set -euo pipefail
@@ -20,9 +21,7 @@ if [ "$(id -u)" = 0 ]; then jupyter_args+=(--allow-root); fi
 install_course ""
 cd "$COURSE_ROOT"
 .venv/bin/course-grader release
-if ! .venv/bin/course-data where >/dev/null 2>&1; then
-  echo "No Wine Reviews data yet: downloading it (about 52 MB)..."
-  .venv/bin/course-data download || echo "The notebooks' first cell will tell you how to get the data." >&2
-fi
+# The course ships a real subset of the data and works offline; say which data the notebooks read.
+echo "Data: $(.venv/bin/course-data where)"
 echo "Opening JupyterLab on release/ (stop it with Ctrl-C)."
 exec .venv/bin/jupyter lab --notebook-dir="$COURSE_ROOT/release" "${jupyter_args[@]}"

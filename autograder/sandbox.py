@@ -36,6 +36,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 
 import course
+from course import data
 
 BUBBLEWRAP = "bubblewrap"
 FIRST_SANDBOX_UID = 100000  # kernels of a root grader run as 100000 + n, users that own nothing
@@ -117,8 +118,7 @@ def readable_course() -> list[Path]:
     """What a kernel needs: Python (the environment and its base), the course helpers, the data."""
     paths = [Path(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}]
     paths.append(COURSE_PACKAGE)
-    data = os.environ.get("COURSE_DATA_DIR")
-    paths.append(Path(data) if data else COURSE_PACKAGE.parent / "data")
+    paths += data.readable_folders()
     return sorted(set(paths))
 
 

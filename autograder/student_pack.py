@@ -1,7 +1,7 @@
 """`course-grader student-pack OUT`: what students may see, ready to publish as its own repository.
 
 The pack holds the student notebooks (release/), the course helpers (course/),
-the data's licence and provenance, the licence, environment.yml and a
+the real data subset the course runs on offline, with its licence and provenance, the licence, environment.yml and a
 pyproject.toml that installs the helpers only. It never holds source/, the
 hidden tests, the mutants, the grader or the tests. `course.colab.REPOSITORY_URL`
 should name the repository the pack is published as: the Colab set-up cell
@@ -20,6 +20,7 @@ PACK_CONTENT = (
     ("release", "release"),
     ("course", "course"),
     ("data/README.md", "data/README.md"),
+    ("data/wine-reviews/winemag-subset.jsonl.gz", "data/wine-reviews/winemag-subset.jsonl.gz"),
     ("LICENSE", "LICENSE"),
     ("environment.yml", "environment.yml"),
 )
@@ -34,7 +35,7 @@ One notebook per unit in `release/`. Fill in each exercise, then run the test ce
 ```bash
 python3 -m venv .venv
 .venv/bin/pip install -e .          # Linux: add --extra-index-url https://download.pytorch.org/whl/cpu
-.venv/bin/course-data download      # the Wine Reviews data, 52 MB (course-data prefetch --models: offline work)
+.venv/bin/course-data download      # optional: all 129,971 reviews (52 MB); the course ships 6,728 of them
 .venv/bin/jupyter lab --notebook-dir=release
 ```
 

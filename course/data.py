@@ -7,8 +7,10 @@ Every review becomes one line of text, as the lecture notes format it::
     wine review : Italy : Sicily & Sardinia : White Blend : Aromas include ...
 
 Where the data lives: ``$COURSE_DATA_DIR`` if set, else the repository's
-``data/`` folder. Inside it, ``wine-reviews/`` holds either the full CSV
-(fetched by ``course-data download``) or the offline subset used by tests.
+``data/`` folder. Inside it, ``wine-reviews/`` may hold the full CSV (fetched
+by ``course-data download``). The repository always ships a real subset of
+6,728 reviews there, which the loader falls back on: the course runs offline
+from its first start, and tests and CI read that subset.
 
 What this module leaves out on purpose: tokenisation. Splitting text into
 tokens is something students write themselves.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import hashlib
 import json
@@ -34,33 +37,54 @@ import numpy as np
 
 REVIEW_FIELDS = ("country", "province", "variety", "description")
 DATASET_FOLDER = "wine-reviews"
+FULL_FILENAME = "winemag-data-130k-v2.csv"
+REPOSITORY_DATA = Path(__file__).resolve().parent.parent / "data"
 
 
 @dataclass(frozen=True)
-class RemoteFile:
-    """A file users can download, with the checksum that proves it arrived whole."""
+class ShippedSubset:
+    """The real reviews the repository ships, so the course runs offline from its first start."""
 
-    url: str
+    path: Path
     sha256: str
-    size: int
-    filename: str
-    min_reviews: int  # a sanity check on top of the checksum
+    rows: int
 
 
-# The full Kaggle file (winemag-data-130k-v2.csv), from a public Git LFS copy pinned
-# to one commit: LFS names the file by its sha256, so these bytes cannot change.
-# Kaggle itself needs a login; data/README.md says how to use Kaggle's copy instead.
-FULL_DATASET = RemoteFile(
-    url="https://media.githubusercontent.com/media/DanilovillegasIUD/danilo_villegas/"
-    "a7ec6f177f072efc1f42a97e70d34f649efbbdf6/winemag-data-130k-v2.csv",
-    sha256="af06fae3865beb76237f0b3cab131a9d84ceeaf93f9c1d64a0eea4c94ce6454f",
-    size=54_068_762,
-    filename="winemag-data-130k-v2.csv",
-    min_reviews=129_000,  # Kaggle's file has 129,971
+SHIPPED_SUBSET = ShippedSubset(
+    path=REPOSITORY_DATA / DATASET_FOLDER / "winemag-subset.jsonl.gz",
+    sha256="69de12fd38a8319ee15307f5b5343087ea31d229255820bd7e3a9338c4be1d42",
+    rows=6_728,
 )
 
-# Files we know how to read, best first: the full CSV, then the offline subset.
-KNOWN_FILES = (FULL_DATASET.filename, "winemag-subset.jsonl.gz")
+
+@dataclass(frozen=True)
+class Source:
+    """One place the full dataset can be downloaded from, and the bytes it must serve."""
+
+    label: str  # what it is, in words, for messages
+    url: str
+    sha256: tuple[str, ...]  # the contents accepted from it
+    min_reviews: int = 129_000  # Kaggle's file has 129,971; a check on top of the checksum
+
+
+# Two independent public copies of Kaggle's winemag-data-130k-v2.csv, each stored with Git LFS in
+# its own repository and fetched at a fixed commit: LFS names a file by its sha256, so the bytes at
+# these addresses cannot change. The two copies differ in bytes (the second has no index column and
+# writes prices without ".0"), not in reviews. Kaggle itself needs a login (data/README.md).
+FULL_DATASET_SOURCES = (
+    Source(
+        "GitHub LFS copy DanilovillegasIUD/danilo_villegas@a7ec6f1",
+        "https://media.githubusercontent.com/media/DanilovillegasIUD/danilo_villegas/"
+        "a7ec6f177f072efc1f42a97e70d34f649efbbdf6/winemag-data-130k-v2.csv",
+        ("af06fae3865beb76237f0b3cab131a9d84ceeaf93f9c1d64a0eea4c94ce6454f",),  # 54,068,762 bytes
+    ),
+    Source(
+        "GitHub LFS copy MaryPetrichenko/wine_project@d14c07d",
+        "https://media.githubusercontent.com/media/MaryPetrichenko/wine_project/"
+        "d14c07d378815189583082ea502c001f58f84cad/winemag-data-130k-v2.csv",
+        ("23e3b225d2d4c8812195cd6e29d17f0d7eebd3eafa196d6040ea99f20b98ea81",),  # 52,796,670 bytes
+    ),
+)
 
 
 class DataNotFoundError(FileNotFoundError):
@@ -72,25 +96,41 @@ class DownloadError(RuntimeError):
 
 
 def data_dir() -> Path:
-    """The folder that holds ``wine-reviews/``: ``$COURSE_DATA_DIR`` or ``data/``."""
+    """The folder that holds ``wine-reviews/``: ``$COURSE_DATA_DIR`` or the repository's ``data/``."""
     configured = os.environ.get("COURSE_DATA_DIR")
     if configured:
         return Path(configured).expanduser().resolve()
-    return Path(__file__).resolve().parent.parent / "data"
+    return REPOSITORY_DATA
+
+
+def readable_folders() -> list[Path]:
+    """Every folder the loader may read: a sandboxed kernel must see them all."""
+    return list(dict.fromkeys([data_dir(), REPOSITORY_DATA]))
+
+
+def candidate_files(folder: Path | None = None) -> list[Path]:
+    """Where the loader looks, best first: the full CSV, a subset beside it, then the shipped subset."""
+    folder = (folder or data_dir()) / DATASET_FOLDER
+    candidates = [folder / FULL_FILENAME, folder / SHIPPED_SUBSET.path.name, SHIPPED_SUBSET.path]
+    return list(dict.fromkeys(candidates))
 
 
 def find_reviews_file(folder: Path | None = None) -> Path:
     """The best Wine Reviews file available, or a clear error saying what to run."""
-    folder = (folder or data_dir()) / DATASET_FOLDER
-    for name in KNOWN_FILES:
-        if (folder / name).is_file():
-            return folder / name
+    for path in candidate_files(folder):
+        if path.is_file():
+            return path
     raise DataNotFoundError(
-        f"No Wine Reviews data in {folder}.\n"
-        f"  - With internet: run `course-data download` (about {FULL_DATASET.size // 2**20} MB).\n"
-        "  - Without: copy winemag-data-130k-v2.csv (Kaggle zynicide/wine-reviews) into that "
+        f"No Wine Reviews data in {(folder or data_dir()) / DATASET_FOLDER}, and the course's own subset "
+        f"({SHIPPED_SUBSET.path}) is missing.\n"
+        "  - With internet: run `course-data download` (about 52 MB).\n"
+        f"  - Without: copy {FULL_FILENAME} (Kaggle zynicide/wine-reviews) into that "
         "folder, or set COURSE_DATA_DIR to a folder that has a wine-reviews/ subfolder."
     )
+
+
+def is_full_dataset(path: Path) -> bool:
+    return path.name == FULL_FILENAME
 
 
 def read_rows(path: Path) -> Iterator[dict]:
@@ -151,48 +191,65 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def source_url(remote: RemoteFile) -> str:
-    """Where to fetch ``remote`` from: ``$COURSE_DATA_MIRROR/<file name>`` if a mirror is set (a
-    university server, a USB stick served on a LAN), else its public address. The checksum is the same."""
+def sources_to_try() -> tuple[Source, ...]:
+    """The public copies, in order; or only ``$COURSE_DATA_MIRROR/<file name>`` when a mirror is set (a
+    university server, a USB stick served on a LAN), which may hold either pinned copy."""
     mirror = os.environ.get("COURSE_DATA_MIRROR")
-    return f"{mirror.rstrip('/')}/{remote.filename}" if mirror else remote.url
+    if mirror:
+        pinned = tuple(digest for source in FULL_DATASET_SOURCES for digest in source.sha256)
+        fewest = min(source.min_reviews for source in FULL_DATASET_SOURCES)
+        return (Source(f"mirror {mirror}", f"{mirror.rstrip('/')}/{FULL_FILENAME}", pinned, fewest),)
+    return FULL_DATASET_SOURCES
 
 
-def download(remote: RemoteFile = FULL_DATASET, folder: Path | None = None, timeout: float = 30) -> Path:
-    """Fetch ``remote`` into ``folder/wine-reviews/``, check its sha256, and return its path.
+def download(sources: tuple[Source, ...] | None = None, folder: Path | None = None, timeout: float = 30) -> Path:
+    """Fetch the full dataset into ``folder/wine-reviews/`` from the first source that serves a verified copy.
 
-    The file is written beside its final name first and moved into place only
-    once the checksum matches, so an interrupted download never looks complete.
+    Each try writes beside the final name and moves into place only once the checksum and the
+    review count match, so an interrupted or wrong download never looks complete.
     """
-    from tqdm.auto import tqdm
-
-    target = (folder or data_dir()) / DATASET_FOLDER / remote.filename
-    if target.is_file() and sha256_of(target) == remote.sha256:
+    sources = sources or sources_to_try()
+    target = (folder or data_dir()) / DATASET_FOLDER / FULL_FILENAME
+    accepted = {digest for source in sources for digest in source.sha256}
+    if target.is_file() and sha256_of(target) in accepted:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
+    failures = []
+    for source in sources:
+        try:
+            return fetch(source, target, timeout)
+        except DownloadError as error:
+            failures.append(f"  - {source.label} ({source.url}): {error}")
+    raise DownloadError(
+        "Could not download the full Wine Reviews data. Tried, in order:\n" + "\n".join(failures) + "\n"
+        "Check your internet connection and run `course-data download` again, or copy "
+        f"{FULL_FILENAME} (Kaggle zynicide/wine-reviews) by hand into {target.parent} (see data/README.md). "
+        f"Meanwhile the notebooks use the shipped subset of {review_count(SHIPPED_SUBSET.path):,} reviews."
+    )
+
+
+def fetch(source: Source, target: Path, timeout: float) -> Path:
+    """One try: download ``source`` beside ``target``, verify it, move it into place; one-line errors."""
+    from tqdm.auto import tqdm
+
     partial = target.with_name("incomplete-" + target.name)
-    url = source_url(remote)
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response, partial.open("wb") as out:
-            with tqdm(total=remote.size or None, unit="B", unit_scale=True, desc=remote.filename) as bar:
+        with urllib.request.urlopen(source.url, timeout=timeout) as response, partial.open("wb") as out:
+            size = int(response.headers.get("Content-Length") or 0) or None
+            with tqdm(total=size, unit="B", unit_scale=True, desc=source.label) as bar:
                 for block in iter(lambda: response.read(1 << 16), b""):
                     out.write(block)
                     bar.update(len(block))
+        actual = sha256_of(partial)
+        if actual not in source.sha256:
+            raise DownloadError(f"wrong file (sha256 {actual[:12]}…, expected {' or '.join(source.sha256)})")
+        check_reviews_file(partial, source.min_reviews)
     except (urllib.error.URLError, OSError) as error:
         partial.unlink(missing_ok=True)
-        raise DownloadError(
-            f"Could not download {url} ({error}).\n"
-            "Check your internet connection and try again, or copy the file by hand into "
-            f"{target.parent} (see data/README.md)."
-        ) from None
-    actual = sha256_of(partial)
-    if actual != remote.sha256:
-        partial.unlink()
-        raise DownloadError(
-            f"The download of {remote.filename} is corrupt or not the expected file "
-            f"(sha256 {actual}, expected {remote.sha256}). It was deleted; run the command again."
-        )
-    check_reviews_file(partial, remote.min_reviews)
+        raise DownloadError(f"could not fetch it ({error})") from None
+    except DownloadError:
+        partial.unlink(missing_ok=True)
+        raise
     shutil.move(partial, target)
     return target
 
@@ -202,20 +259,26 @@ def check_reviews_file(path: Path, minimum_reviews: int) -> None:
     try:
         rows = list(read_rows(path))
     except (ValueError, UnicodeDecodeError, csv.Error) as error:
-        path.unlink()
-        raise DownloadError(f"The downloaded file is not a readable Wine Reviews CSV ({error}).") from None
+        raise DownloadError(f"not a readable Wine Reviews CSV ({error})") from None
     missing = [field for field in REVIEW_FIELDS if rows and field not in rows[0]]
     if missing or len(rows) < minimum_reviews:
-        path.unlink()
         raise DownloadError(
-            f"The downloaded file has {len(rows):,} rows (expected at least {minimum_reviews:,})"
-            + (f" and lacks the fields {missing}" if missing else "") + "; it was deleted."
+            f"{len(rows):,} rows (expected at least {minimum_reviews:,})"
+            + (f" and lacks the fields {missing}" if missing else "")
         )
+
+
+@functools.lru_cache(maxsize=4)
+def review_count(path: Path) -> int:
+    """How many reviews the notebooks get from ``path`` (rows with every field)."""
+    return len(formatted_reviews(read_rows(path)))
 
 
 def describe(path: Path) -> str:
     """Which Wine Reviews file this is, in words."""
-    return "the full dataset" if path.name == FULL_DATASET.filename else "the offline subset (tests and quick runs)"
+    if is_full_dataset(path):
+        return "the full dataset"
+    return "the course's offline subset (not a random sample; `course-data download` fetches all 129,971)"
 
 
 def prefetch(with_models: bool) -> None:
@@ -245,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
             prefetch(args.models)
         else:
             path = find_reviews_file()
-            print(f"{path} ({describe(path)}, {len(load_reviews())} reviews)")
+            print(f"{path}: {describe(path)}, {review_count(path):,} reviews")
     except (DownloadError, DataNotFoundError, ModelDownloadError) as error:
         print(f"course-data: {error}", file=sys.stderr)
         return 1

@@ -56,8 +56,8 @@ def _data_line() -> tuple[bool, str]:
     try:
         path = data.find_reviews_file()
     except data.DataNotFoundError:
-        return False, f"FAIL  Wine Reviews data: none in {data.data_dir() / data.DATASET_FOLDER}"
-    return True, f"OK    data: Wine Reviews, {data.describe(path)}: {path}"
+        return False, f"FAIL  Wine Reviews data: none in {data.data_dir() / data.DATASET_FOLDER}, and no shipped subset"
+    return True, f"OK    data: Wine Reviews, {data.review_count(path):,} reviews, {data.describe(path)}: {path}"
 
 
 def _model_line(repo_id: str) -> tuple[bool, str]:

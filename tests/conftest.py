@@ -19,5 +19,5 @@ def pytest_configure(config):
     except data.DataNotFoundError as error:
         raise pytest.UsageError(
             f"The tests read real Wine Reviews data and found none.\n{error}\n"
-            "In CI, COURSE_DATA_DIR points at ../shared/data."
+            "The project ships its subset in data/wine-reviews/: restore it with `git checkout data/`."
         )

@@ -49,7 +49,8 @@ def test_environment_check_reports_ok_and_failures(capsys):
     assert environment.check(["numpy"], needs_data=True) is True
     out = capsys.readouterr().out
     assert "Environment OK." in out
-    assert "data: Wine Reviews, the offline subset" in out, "it says which data the notebook uses"
+    assert "data: Wine Reviews, 6,724 reviews, the course's offline subset" in out, "it says which data it uses"
+    assert "`course-data download` fetches all" in out, "with only the subset, it says how to get the rest"
     assert "models: none pretrained" in out and "CPU cores" in out
     assert environment.check(["numpy", "no_such_package_xyz"], needs_data=False) is False
     out = capsys.readouterr().out

@@ -1,7 +1,7 @@
 """course.data: finding, loading, splitting and downloading the Wine Reviews data.
 
-Loading tests read the real offline subset through COURSE_DATA_DIR; download
-tests talk to a real HTTP server on 127.0.0.1.
+Loading tests read the real subset the project ships in data/ (COURSE_DATA_DIR
+unset); download tests talk to real HTTP servers on 127.0.0.1.
 """
 
 import csv
@@ -92,12 +92,24 @@ def test_data_dir_defaults_to_repository_data(monkeypatch):
     assert data.data_dir() == Path(data.__file__).resolve().parent.parent / "data"
 
 
-def test_real_subset_is_found():
-    assert data.find_reviews_file().name == SUBSET_NAME
+def test_the_shipped_subset_is_found_with_no_settings(monkeypatch):
+    monkeypatch.delenv("COURSE_DATA_DIR", raising=False)
+    assert data.find_reviews_file() == data.REPOSITORY_DATA / "wine-reviews" / SUBSET_NAME
 
 
-def test_real_subset_row_count():
-    assert sum(1 for _ in data.read_rows(data.find_reviews_file())) == SUBSET_ROWS
+def test_the_shipped_subset_is_the_real_one_its_readme_describes():
+    """Checksum and row count of the committed file, and the same figures in data/README.md."""
+    subset = data.SHIPPED_SUBSET
+    assert data.sha256_of(subset.path) == subset.sha256
+    assert sum(1 for _ in data.read_rows(subset.path)) == subset.rows == SUBSET_ROWS
+    assert data.review_count(subset.path) == SUBSET_REVIEWS
+    readme = (data.REPOSITORY_DATA / "README.md").read_text()
+    assert subset.sha256 in readme and f"{subset.rows:,}" in readme and "CC BY-NC-SA 4.0" in readme
+
+
+def test_an_empty_data_folder_falls_back_on_the_shipped_subset(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert data.find_reviews_file() == data.SHIPPED_SUBSET.path
 
 
 def test_load_reviews_count(all_reviews):
@@ -191,8 +203,13 @@ def test_csv_with_quoted_commas_and_newlines(tmp_path, monkeypatch):
     assert "O’Keefe" in next(data.read_rows(data.find_reviews_file()))["taster_name"]
 
 
+def without_the_shipped_subset(monkeypatch, folder):
+    monkeypatch.setattr(data, "SHIPPED_SUBSET", data.ShippedSubset(folder / "gone" / SUBSET_NAME, "0" * 64, 0))
+
+
 def test_missing_data_raises_with_advice(tmp_path, monkeypatch):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    without_the_shipped_subset(monkeypatch, tmp_path)
     with pytest.raises(data.DataNotFoundError) as error:
         data.load_reviews()
     message = str(error.value)
@@ -236,15 +253,16 @@ def server(tmp_path):
 
 @pytest.fixture
 def remote_csv(server):
-    """A 50-row Kaggle-style CSV on the server, and the RemoteFile describing it."""
+    """A 50-row Kaggle-style CSV on the server, and the Source describing it."""
     base_url, served, handler = server
     path = write_kaggle_csv(served / FULL_NAME, [kaggle_row(i) for i in range(50)])
     body = path.read_bytes()
-    remote = data.RemoteFile(
-        url=f"{base_url}/{FULL_NAME}", sha256=hashlib.sha256(body).hexdigest(),
-        size=len(body), filename=FULL_NAME, min_reviews=10,
-    )
+    remote = data.Source("local copy", f"{base_url}/{FULL_NAME}", (hashlib.sha256(body).hexdigest(),), 10)
     return remote, body, handler
+
+
+def unreachable_source(label="nobody home"):
+    return data.Source(label, closed_port_url(), ("0" * 64,), 10)
 
 
 def closed_port_url():
@@ -257,7 +275,7 @@ def closed_port_url():
 def test_download_saves_verified_file(remote_csv, tmp_path, monkeypatch):
     remote, body, _ = remote_csv
     dest = tmp_path / "dest"
-    path = data.download(remote, folder=dest, timeout=5)
+    path = data.download((remote,), folder=dest, timeout=5)
     assert path == dest / "wine-reviews" / FULL_NAME
     assert path.read_bytes() == body
     assert [p.name for p in path.parent.iterdir()] == [FULL_NAME]  # no incomplete- file
@@ -268,9 +286,9 @@ def test_download_saves_verified_file(remote_csv, tmp_path, monkeypatch):
 def test_download_skips_a_verified_existing_file(remote_csv, tmp_path):
     remote, _, handler = remote_csv
     dest = tmp_path / "dest"
-    first = data.download(remote, folder=dest, timeout=5)
+    first = data.download((remote,), folder=dest, timeout=5)
     assert handler.requests == 1
-    assert data.download(remote, folder=dest, timeout=5) == first
+    assert data.download((remote,), folder=dest, timeout=5) == first
     assert handler.requests == 1
 
 
@@ -278,25 +296,25 @@ def test_download_replaces_a_corrupt_existing_file(remote_csv, tmp_path):
     remote, body, handler = remote_csv
     dest = tmp_path / "dest"
     write_kaggle_csv(dest / "wine-reviews" / FULL_NAME, [kaggle_row(0)])
-    assert data.download(remote, folder=dest, timeout=5).read_bytes() == body
+    assert data.download((remote,), folder=dest, timeout=5).read_bytes() == body
     assert handler.requests == 1
 
 
 def test_download_wrong_sha256(remote_csv, tmp_path):
     remote, _, _ = remote_csv
-    bad = data.RemoteFile(remote.url, "0" * 64, remote.size, remote.filename, remote.min_reviews)
+    bad = data.Source(remote.label, remote.url, ("0" * 64,), remote.min_reviews)
     dest = tmp_path / "dest"
     with pytest.raises(data.DownloadError, match="sha256"):
-        data.download(bad, folder=dest, timeout=5)
+        data.download((bad,), folder=dest, timeout=5)
     assert list((dest / "wine-reviews").iterdir()) == []
 
 
 def test_download_too_few_reviews(remote_csv, tmp_path):
     remote, _, _ = remote_csv
-    greedy = data.RemoteFile(remote.url, remote.sha256, remote.size, remote.filename, min_reviews=51)
+    greedy = data.Source(remote.label, remote.url, remote.sha256, min_reviews=51)
     dest = tmp_path / "dest"
     with pytest.raises(data.DownloadError, match="50 rows"):
-        data.download(greedy, folder=dest, timeout=5)
+        data.download((greedy,), folder=dest, timeout=5)
     assert list((dest / "wine-reviews").iterdir()) == []
 
 
@@ -304,61 +322,99 @@ def test_download_file_without_review_fields(server, tmp_path):
     base_url, served, _ = server
     body = b"a,b\n" + b"1,2\n" * 20
     (served / "other.csv").write_bytes(body)
-    remote = data.RemoteFile(f"{base_url}/other.csv", hashlib.sha256(body).hexdigest(), len(body), FULL_NAME, 10)
+    remote = data.Source("other", f"{base_url}/other.csv", (hashlib.sha256(body).hexdigest(),), 10)
     dest = tmp_path / "dest"
     with pytest.raises(data.DownloadError, match="lacks the fields"):
-        data.download(remote, folder=dest, timeout=5)
+        data.download((remote,), folder=dest, timeout=5)
     assert list((dest / "wine-reviews").iterdir()) == []
 
 
 def test_download_404(server, tmp_path):
     base_url, _, _ = server
-    remote = data.RemoteFile(f"{base_url}/nothing-here.csv", "0" * 64, 0, FULL_NAME, 10)
+    remote = data.Source("empty", f"{base_url}/nothing-here.csv", ("0" * 64,), 10)
     dest = tmp_path / "dest"
     with pytest.raises(data.DownloadError, match="404"):
-        data.download(remote, folder=dest, timeout=5)
+        data.download((remote,), folder=dest, timeout=5)
     assert list((dest / "wine-reviews").iterdir()) == []
 
 
 def test_download_unreachable_server_says_check_connection(tmp_path):
-    remote = data.RemoteFile(closed_port_url(), "0" * 64, 0, FULL_NAME, 10)
     dest = tmp_path / "dest"
     with pytest.raises(data.DownloadError, match="Check your internet connection"):
-        data.download(remote, folder=dest, timeout=5)
+        data.download((unreachable_source(),), folder=dest, timeout=5)
     assert list((dest / "wine-reviews").iterdir()) == []
+
+
+def test_download_falls_through_a_failing_source_to_one_that_serves(remote_csv, tmp_path):
+    """The first source is a closed port, the second a live server with a wrong file,
+    the third the same server with the pinned one: the download ends with the third."""
+    remote, body, handler = remote_csv
+    wrong = data.Source("second copy", remote.url, ("0" * 64,), 10)
+    dest = tmp_path / "dest"
+    assert data.download((unreachable_source(), wrong, remote), folder=dest, timeout=5).read_bytes() == body
+    assert handler.requests == 2
+    assert [p.name for p in (dest / "wine-reviews").iterdir()] == [FULL_NAME]
+
+
+def test_download_failure_says_in_one_line_per_source_what_was_tried(server, tmp_path):
+    base_url, _, _ = server
+    missing = data.Source("second copy", f"{base_url}/nothing-here.csv", ("0" * 64,), 10)
+    with pytest.raises(data.DownloadError) as error:
+        data.download((unreachable_source("first copy"), missing), folder=tmp_path, timeout=5)
+    lines = str(error.value).splitlines()
+    tried = [line for line in lines if line.startswith("  - ")]
+    assert len(tried) == 2 and "first copy" in tried[0] and "second copy" in tried[1] and "404" in tried[1]
+    assert "course-data download" in lines[-1] and f"subset of {SUBSET_REVIEWS:,} reviews" in lines[-1]
+
+
+def test_every_public_source_is_pinned_to_a_commit_and_a_checksum():
+    labels = [source.label for source in data.FULL_DATASET_SOURCES]
+    assert len(data.FULL_DATASET_SOURCES) >= 2 and len(set(labels)) == len(labels)
+    for source in data.FULL_DATASET_SOURCES:
+        commit = source.url.split("/")[-2]
+        assert len(commit) == 40 and all(c in "0123456789abcdef" for c in commit), source.url
+        assert source.sha256 and all(len(digest) == 64 for digest in source.sha256)
+        assert source.min_reviews >= 129_000
+    assert len({source.url.split("/")[4] for source in data.FULL_DATASET_SOURCES}) >= 2  # separate owners
 
 
 # --- the course-data command -------------------------------------------------------------------
 
 
-def test_main_where_prints_path(capsys):
+def test_main_where_says_which_data_how_many_reviews_and_how_to_get_all(capsys):
     assert course.data.main(["where"]) == 0
     out = capsys.readouterr().out
     assert str(data.find_reviews_file()) in out
-    assert f"{SUBSET_REVIEWS} reviews" in out
+    assert f"{SUBSET_REVIEWS:,} reviews" in out and "subset" in out and "course-data download" in out
+
+
+def test_main_where_names_the_full_dataset(tmp_path, monkeypatch, capsys):
+    write_kaggle_csv(tmp_path / "wine-reviews" / FULL_NAME, [kaggle_row(i) for i in range(3)])
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    assert course.data.main(["where"]) == 0
+    out = capsys.readouterr().out
+    assert "the full dataset, 3 reviews" in out and "subset" not in out
 
 
 def test_main_where_without_data_fails_clearly(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
+    without_the_shipped_subset(monkeypatch, tmp_path)
     assert course.data.main(["where"]) == 1
     assert "course-data download" in capsys.readouterr().err
 
 
 def test_main_download_unreachable_fails_clearly(tmp_path, monkeypatch, capsys):
-    unreachable = data.RemoteFile(closed_port_url(), "0" * 64, 0, FULL_NAME, 10)
-    monkeypatch.setattr(course.data, "FULL_DATASET", unreachable)
-    # main() calls download() with no arguments, so its defaults were bound at definition time.
-    monkeypatch.setattr(course.data.download, "__defaults__", (unreachable, None, 5))
+    monkeypatch.setattr(course.data, "FULL_DATASET_SOURCES", (unreachable_source(),))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     assert course.data.main(["download"]) == 1
     err = capsys.readouterr().err
-    assert err.startswith("course-data: Could not download")
+    assert err.startswith("course-data: Could not download") and "nobody home" in err
     assert "internet connection" in err
 
 
 def test_main_download_saves_file(remote_csv, tmp_path, monkeypatch, capsys):
     remote, body, _ = remote_csv
-    monkeypatch.setattr(course.data.download, "__defaults__", (remote, None, 5))
+    monkeypatch.setattr(course.data, "FULL_DATASET_SOURCES", (remote,))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "dest"))
     assert course.data.main(["download"]) == 0
     assert "Saved and verified" in capsys.readouterr().out

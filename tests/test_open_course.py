@@ -21,10 +21,13 @@ def free_port():
 
 @pytest.mark.slow
 def test_open_course_headless_serves_the_release():
+    """With no data settings, the course opens on the subset it ships and says so."""
     port = free_port()
+    environment = {name: value for name, value in os.environ.items() if name != "COURSE_DATA_DIR"}
     server = subprocess.Popen(
         ["./open-course.sh", "--headless", f"--port={port}", "--IdentityProvider.token=course-test"],
         cwd=REPOSITORY, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env=environment,
     )
     try:
         contents = None
@@ -46,3 +49,5 @@ def test_open_course_headless_serves_the_release():
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
+    printed = server.stdout.read()
+    assert "Data: " in printed and "offline subset" in printed and "6,724 reviews" in printed, printed[-2000:]

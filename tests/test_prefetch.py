@@ -127,16 +127,17 @@ def test_pretrained_models_are_listed_once_with_their_unit():
 def test_download_uses_the_mirror(remote_csv, tmp_path, monkeypatch):  # noqa: F811
     remote, body, handler = remote_csv
     mirror = remote.url.rsplit("/", 1)[0]
-    unreachable_original = data.RemoteFile(closed_port_url(), remote.sha256, remote.size, FULL_NAME, 10)
+    unreachable_original = data.Source("public copy", closed_port_url(), remote.sha256, 10)
+    monkeypatch.setattr(data, "FULL_DATASET_SOURCES", (unreachable_original,))
     monkeypatch.setenv("COURSE_DATA_MIRROR", mirror + "/")
-    path = data.download(unreachable_original, folder=tmp_path, timeout=5)
+    path = data.download(folder=tmp_path, timeout=5)
     assert path.read_bytes() == body and handler.requests == 1
 
 
 def test_course_data_prefetch_fetches_the_data_and_the_models(
         remote_csv, hub, tmp_path, monkeypatch, capsys):  # noqa: F811
     remote, body, _ = remote_csv
-    monkeypatch.setattr(course.data.download, "__defaults__", (remote, None, 5))
+    monkeypatch.setattr(course.data, "FULL_DATASET_SOURCES", (remote,))
     monkeypatch.setattr(models, "PRETRAINED", (TINY,))
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "data"))
     assert course.data.main(["prefetch", "--models"]) == 0

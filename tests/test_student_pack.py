@@ -33,7 +33,7 @@ def test_pack_holds_the_release_the_helpers_and_the_set_up_files(pack):
     files = files_in(pack)
     assert {f"release/{f}" for f in files_in(RELEASE)} <= files
     assert {"course/__init__.py", "course/data.py", "course/colab.py", "README.md", "pyproject.toml",
-            "environment.yml", "LICENSE", "data/README.md"} <= files
+            "environment.yml", "LICENSE", "data/README.md", "data/wine-reviews/winemag-subset.jsonl.gz"} <= files
     assert all(files_in(pack / "release" / unit.name) == files_in(RELEASE / unit.name) for unit in all_units())
 
 
