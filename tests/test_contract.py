@@ -15,12 +15,14 @@ from __future__ import annotations
 
 import csv
 import html
+import os
 import runpy
 import shutil
 
 import pytest
 
 from autograder import cli
+from course import data
 from autograder.units import RELEASE, REPOSITORY, all_units
 
 from . import contract
@@ -74,6 +76,18 @@ def graded(tmp_path_factory):
 def test_a_source_runs_in_fast_mode(unit, executed_source):
     notebook, _, _ = executed_source(unit)
     assert nb.errors_in(notebook) == []
+
+
+def test_a_source_reads_the_data_it_names(unit, executed_source):
+    """Its environment check names the data it read; with no COURSE_DATA_DIR, the subset the project ships."""
+    notebook, _, _ = executed_source(unit)
+    printed = "".join(output.get("text", "") for cell in notebook.cells if cell.cell_type == "code"
+                      for output in cell.get("outputs", []))
+    data_lines = [line for line in printed.splitlines() if line.startswith(("OK    data:", "INFO  data:"))]
+    assert len(data_lines) == 1, "the environment check prints one line about the data"
+    if os.environ.get("COURSE_DATA_DIR"):
+        pytest.skip("COURSE_DATA_DIR is set: the shipped subset is not the only data here")
+    assert str(data.SHIPPED_SUBSET.path) in data_lines[0] or "uses no dataset" in data_lines[0], data_lines[0]
 
 
 def test_b_release_matches_a_fresh_generate_assignment(unit, tmp_path):
