@@ -103,10 +103,10 @@ def training_flops_per_position(config: dict, window: int) -> float:
 class Clock:
     """Training time, with evaluation pauses taken out; stops fit() when the budget is spent."""
 
-    def __init__(self, model, validation_ids, budget_s, eval_every_s, tokens_per_batch):
+    def __init__(self, model, validation, budget_s, eval_every_s, tokens_per_batch):
         import keras
 
-        self.model, self.validation_ids = model, validation_ids
+        self.model, self.validation = model, validation  # (inputs, targets) of the validation reviews
         self.budget_s, self.eval_every_s = budget_s, eval_every_s
         self.tokens_per_batch = round(tokens_per_batch)
         self.curve = []  # (training seconds, real tokens seen, validation loss)
@@ -128,7 +128,7 @@ class Clock:
         self.steps += 1
         self.tokens += self.tokens_per_batch
         if self.trained_s >= self.eval_every_s * (len(self.curve) + 1) or self.trained_s >= self.budget_s:
-            self.curve.append((round(self.trained_s, 1), self.tokens, gpt_lab.validation_loss(self.model, self.validation_ids)))
+            self.curve.append((round(self.trained_s, 1), self.tokens, gpt_lab.validation_loss(self.model, *self.validation)))
             print(f"    {self.trained_s:6.0f} s  {self.tokens:>10,} tokens  validation loss {self.curve[-1][2]:.3f}", flush=True)
         if self.trained_s >= self.budget_s:
             self.model.stop_training = True
@@ -167,12 +167,12 @@ def compiled_model(pipeline: dict, definitions: dict):
     return model
 
 
-def train_pipeline(name: str, pipeline: dict, definitions: dict, train_ids, validation_ids, budget_s, eval_every_s):
+def train_pipeline(name: str, pipeline: dict, definitions: dict, train_ids, validation, budget_s, eval_every_s):
     if pipeline["precision"] == "auto":
         pipeline = dict(pipeline, precision=cpu_training.fastest_precision())
     model = compiled_model(pipeline, definitions)
     peak_before = matmul_peak(pipeline["precision"])
-    clock = Clock(model, validation_ids, budget_s, eval_every_s, real_tokens_per_batch(pipeline, train_ids))
+    clock = Clock(model, validation, budget_s, eval_every_s, real_tokens_per_batch(pipeline, train_ids))
     print(f"{name}: {pipeline}", flush=True)
     model.fit(batches_for(pipeline, train_ids, definitions["shift_inputs_targets"]).repeat(), epochs=1,
               steps_per_epoch=10**9, callbacks=[clock.callback], verbose=0)
@@ -199,19 +199,20 @@ def time_to_reach(curve, target: float) -> float | None:
     return None
 
 
-def prepare(reviews_limit: int | None, validation_reviews: int):
+def prepare(reviews_limit: int | None, validation_reviews: int, shift):
+    """Training ids, (inputs, targets) of the validation reviews by the notebook's shift, and the review count."""
     reviews = data.load_reviews(limit=reviews_limit, seed=SEED)
     train_texts, validation_texts = data.train_validation_split(reviews, validation_fraction=0.1, seed=SEED)
     vectorizer = gpt_lab.make_vectorizer(train_texts, REFERENCE["vocab_size"], REFERENCE["max_len"])
-    return (gpt_lab.to_ids(vectorizer, train_texts), gpt_lab.to_ids(vectorizer, validation_texts[:validation_reviews]),
-            len(reviews))
+    validation_ids = gpt_lab.to_ids(vectorizer, validation_texts[:validation_reviews])
+    return gpt_lab.to_ids(vectorizer, train_texts), shift(validation_ids), len(reviews)
 
 
 def compare(args) -> dict:
     definitions = notebook_definitions()
-    train_ids, validation_ids, reviews = prepare(args.reviews, args.validation_reviews)
+    train_ids, validation, reviews = prepare(args.reviews, args.validation_reviews, definitions["shift_inputs_targets"])
     print(f"{reviews:,} reviews; padding share of the seed's batches: {gpt_lab.padding_share(train_ids):.0%}")
-    results = {name: train_pipeline(name, PIPELINES[name], definitions, train_ids, validation_ids,
+    results = {name: train_pipeline(name, PIPELINES[name], definitions, train_ids, validation,
                                     args.minutes * 60, args.eval_every)
                for name in ["seed", *(n for n in args.pipelines if n != "seed")]}
     target = results["seed"]["final_validation_loss"]
@@ -221,7 +222,7 @@ def compare(args) -> dict:
     ratios = {name: None if result["seconds_to_seed_final_loss"] is None
               else round(result["seconds_to_seed_final_loss"] / seed_time, 3) for name, result in results.items()}
     return dict(
-        reviews=reviews, train_rows=len(train_ids), validation_reviews=len(validation_ids),
+        reviews=reviews, train_rows=len(train_ids), validation_reviews=len(validation[0]),
         budget_minutes=args.minutes, target_validation_loss=target,
         wall_time_ratio_to_seed=ratios, pipelines=results,
     )
@@ -229,10 +230,10 @@ def compare(args) -> dict:
 
 def reference_run(args) -> dict:
     definitions = notebook_definitions()
-    train_ids, validation_ids, reviews = prepare(args.reviews, args.validation_reviews)
+    train_ids, validation, reviews = prepare(args.reviews, args.validation_reviews, definitions["shift_inputs_targets"])
     model = compiled_model(SEED_PIPELINE, definitions)
     history = gpt_lab.train(model, batches_for(SEED_PIPELINE, train_ids, definitions["shift_inputs_targets"]),
-                            validation_ids, epochs=args.epochs, verbose=True)
+                            validation, epochs=args.epochs, verbose=True)
     return dict(reviews=reviews, epochs=args.epochs, history=history,
                 seed_course_training_loss={"epoch 1": 2.60, "epoch 5": 1.82})
 

@@ -6,8 +6,11 @@ the right word at output position t, attention must look at input position
 T - 1 - t, so we can check how often the strongest attention weight lands
 there. Unit 3 trains it and opens the result in the attention inspector.
 
-Left out on purpose: anything the unit grades. The model uses Keras'
-MultiHeadAttention; students write their own attention in the notebook.
+Left out on purpose: anything a unit grades. The model uses Keras'
+MultiHeadAttention (students write their own attention in the notebook), and
+it knows where each word is from one vector per (word, position) pair, which
+only a task this small affords: Unit 4's GPT adds a word vector and a position
+vector, and students write that layer there.
 """
 
 from __future__ import annotations
@@ -39,9 +42,8 @@ def build_reversal_transformer(num_layers: int = 2, num_heads: int = 2, embed_di
     from keras import layers
 
     tokens = keras.Input(shape=(length,), dtype="int32", name="word_ids")
-    word_vectors = layers.Embedding(len(WORDS), embed_dim, name="word_embedding")(tokens)
-    position_vectors = layers.Embedding(length, embed_dim, name="position_embedding")(keras.ops.arange(length))
-    hidden = word_vectors + position_vectors
+    word_at_position = tokens * length + keras.ops.arange(length)  # one id per (word, position) pair
+    hidden = layers.Embedding(len(WORDS) * length, embed_dim, name="word_at_position_embedding")(word_at_position)
     weights_per_layer = []
     for layer in range(num_layers):
         attended, weights = layers.MultiHeadAttention(

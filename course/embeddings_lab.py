@@ -70,7 +70,7 @@ def train_skipgram(pairs: np.ndarray, counts: np.ndarray, embed_dim: int = 64, n
         history = model.fit([targets[:, None], candidates], labels, batch_size=batch_size, epochs=1, verbose=0)
         losses.append(history.history["loss"][0])
     vectors = model.get_layer("word_vectors").get_weights()[0]
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True), losses
+    return keras.utils.normalize(vectors, axis=1), losses  # Keras' own: the notebook's exercise does it by hand
 
 
 def group_quality(vectors: np.ndarray, index: dict[str, int], groups: dict[str, list[str]] = WORD_GROUPS) -> float:

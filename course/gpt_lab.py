@@ -12,8 +12,9 @@ compares all three):
   windows start in the middle of a review.
 
 Left out on purpose: the graded pieces. The input/target shift, the causal mask,
-the embedding layer, sampling and decoding are the students'; functions here take
-them as arguments.
+the embedding layer, the softmax, sampling and decoding are the students';
+functions here take them (or what they made) as arguments, and split punctuation
+with a library's tokenizer rather than Unit 2's exercise.
 """
 
 from __future__ import annotations
@@ -27,33 +28,40 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-PUNCTUATION = r"[!\"#$%&()*+,\-./:;<=>?@\[\\\]^_`{|}~]"
+from .cpu_training import cross_entropy
+
 CACHE_ENV = "COURSE_CACHE_DIR"
 
 
-def standardize(texts):
-    """Lower case, and punctuation split off as its own token (``fruit,`` -> ``fruit ,``)."""
-    import tensorflow as tf
+def split_punctuation(texts: Sequence[str]) -> list[str]:
+    """Each text with every punctuation mark as a word of its own (``fruit,`` -> ``fruit ,``).
 
-    return tf.strings.regex_replace(tf.strings.lower(texts), f"({PUNCTUATION})", r" \1 ")
+    The splitting is BERT's pre-tokenizer from Hugging Face ``tokenizers`` (at
+    whitespace, and around every punctuation mark), not the course's own: Unit 2
+    has students write it.
+    """
+    from tokenizers.pre_tokenizers import BertPreTokenizer
+
+    splitter = BertPreTokenizer()
+    return [" ".join(word for word, _ in splitter.pre_tokenize_str(text)) for text in texts]
 
 
 def make_vectorizer(texts: Sequence[str], vocab_size: int, max_len: int):
-    """A Keras TextVectorization layer fitted on ``texts``: 0 is padding, 1 is ``[UNK]``,
-    every text becomes ``max_len + 1`` ids (one extra, because inputs and targets
-    are shifted by one)."""
+    """A Keras TextVectorization layer fitted on ``texts``: lower case, punctuation split off
+    (``split_punctuation``), 0 is padding, 1 is ``[UNK]``, every text becomes ``max_len + 1``
+    ids (one extra, because inputs and targets are shifted by one). Use it through ``to_ids``."""
     from keras import layers
 
     vectorizer = layers.TextVectorization(
-        max_tokens=vocab_size, standardize=standardize, output_mode="int", output_sequence_length=max_len + 1
+        max_tokens=vocab_size, standardize="lower", output_mode="int", output_sequence_length=max_len + 1
     )
-    vectorizer.adapt(np.asarray(texts, dtype=object), batch_size=1024)
+    vectorizer.adapt(np.asarray(split_punctuation(texts), dtype=object), batch_size=1024)
     return vectorizer
 
 
 def to_ids(vectorizer, texts: Sequence[str]) -> np.ndarray:
     """Token ids, shape (len(texts), max_len + 1), in one pass."""
-    return np.asarray(vectorizer(np.asarray(texts, dtype=object)), dtype="int32")
+    return np.asarray(vectorizer(np.asarray(split_punctuation(texts), dtype=object)), dtype="int32")
 
 
 def padding_share(token_ids: np.ndarray) -> float:
@@ -97,40 +105,37 @@ def packed_batches(token_ids: np.ndarray, shift: Callable, batch_size: int, seed
     return _without_autotune(dataset.batch(batch_size, drop_remainder=True).map(shift).prefetch(2))
 
 
-def _log_softmax(logits: np.ndarray) -> np.ndarray:
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+def validation_loss(model, inputs: np.ndarray, targets: np.ndarray, batch_size: int = 32) -> float:
+    """Mean cross-entropy (nats) per real next token of whole reviews, padding (target 0) ignored.
 
-
-def validation_loss(model, token_ids: np.ndarray, batch_size: int = 32) -> float:
-    """Mean cross-entropy (nats) per real next token of whole reviews, padding ignored.
-
-    Models trained on padded or packed batches are judged by this same number.
+    ``inputs`` and ``targets`` come from the notebook's shift of the validation ids.
+    Models trained on padded, packed or length batches are judged by this same number.
     """
+    inputs, targets = np.asarray(inputs), np.asarray(targets)
     total, count = 0.0, 0
-    for start in range(0, len(token_ids), batch_size):
-        rows = token_ids[start:start + batch_size]
-        inputs, targets = rows[:, :-1], rows[:, 1:]
-        log_probs = _log_softmax(np.asarray(model(inputs, training=False), dtype="float32"))
-        picked = np.take_along_axis(log_probs, targets[..., None], axis=-1)[..., 0]
-        real = targets != 0
-        total -= float(picked[real].sum(dtype="float64"))
+    for start in range(0, len(inputs), batch_size):
+        batch_targets = targets[start:start + batch_size]
+        logits = model(inputs[start:start + batch_size], training=False)
+        losses = np.asarray(cross_entropy(batch_targets, logits))
+        real = batch_targets != 0
+        total += float(losses[real].sum(dtype="float64"))
         count += int(real.sum())
     return total / count
 
 
-def unigram_loss(train_ids: np.ndarray, validation_ids: np.ndarray) -> float:
-    """The loss of a model that ignores context and predicts word frequencies: the bar to beat."""
-    counts = np.bincount(train_ids[train_ids != 0], minlength=int(validation_ids.max()) + 1) + 1.0
+def unigram_loss(train_ids: np.ndarray, targets: np.ndarray) -> float:
+    """The loss on ``targets`` of a model that ignores context and predicts word frequencies:
+    the bar to beat."""
+    targets = np.asarray(targets)
+    counts = np.bincount(train_ids[train_ids != 0], minlength=int(targets.max()) + 1) + 1.0
     log_probs = np.log(counts / counts.sum())
-    targets = validation_ids[:, 1:]
     return float(-log_probs[targets[targets != 0]].mean())
 
 
 class EpochReport:
     """Keras callback: after each epoch, the validation loss on whole reviews and one generated review."""
 
-    def __init__(self, validation_ids: np.ndarray, sample: Callable[[], str] | None, verbose: bool):
+    def __init__(self, validation: tuple[np.ndarray, np.ndarray], sample: Callable[[], str] | None, verbose: bool):
         import keras
 
         outer = self
@@ -140,14 +145,14 @@ class EpochReport:
                 outer.end_epoch(self.model, epoch, logs or {})
 
         self.callback = _Callback()
-        self.validation_ids = validation_ids
+        self.validation = validation
         self.sample = sample
         self.verbose = verbose
         self.history = {"train_loss": [], "validation_loss": [], "seconds": []}
         self.started = time.perf_counter()
 
     def end_epoch(self, model, epoch: int, logs: dict) -> None:
-        loss = validation_loss(model, self.validation_ids)
+        loss = validation_loss(model, *self.validation)
         self.history["train_loss"].append(float(logs.get("loss", np.nan)))
         self.history["validation_loss"].append(loss)
         self.history["seconds"].append(time.perf_counter() - self.started)
@@ -157,10 +162,13 @@ class EpochReport:
                 print("   ", self.sample())
 
 
-def train(model, batches, validation_ids: np.ndarray, epochs: int, sample: Callable[[], str] | None = None,
-          verbose: bool = True) -> dict:
-    """Fit the model; return the history (train and validation loss, seconds) per epoch."""
-    report = EpochReport(validation_ids, sample, verbose)
+def train(model, batches, validation: tuple[np.ndarray, np.ndarray], epochs: int,
+          sample: Callable[[], str] | None = None, verbose: bool = True) -> dict:
+    """Fit the model; return the history (train and validation loss, seconds) per epoch.
+
+    ``validation`` is (inputs, targets) of the validation reviews, as the notebook's shift makes them.
+    """
+    report = EpochReport(validation, sample, verbose)
     model.fit(batches, epochs=epochs, callbacks=[report.callback], shuffle=False, verbose=1 if verbose else 0)
     return report.history
 
@@ -202,26 +210,27 @@ def train_or_load(model, path: Path | None, train_once: Callable[[], dict]) -> d
 
 
 def attention_steps(probe, token_ids: Sequence[int], vocabulary: Sequence[str], prompt_length: int,
-                    top: int = 5) -> list[dict]:
+                    probabilities: Callable[[np.ndarray], np.ndarray], top: int = 5) -> list[dict]:
     """What the model saw and predicted at each generated position, from one forward pass.
 
     ``probe(ids)`` returns (logits, attention scores): logits (1, T, vocab) and scores
-    (1, heads, T, T) or a list of those, one per layer. Step i is the prediction of
-    token ``prompt_length + i`` from the tokens before it.
+    (1, heads, T, T) or a list of those, one per layer; ``probabilities(logits)`` turns
+    logits (T, vocab) into next-word probabilities (the notebook's softmax). The probe
+    reads every id but the last, which has no next word to show. Step i is the
+    prediction of token ``prompt_length + i`` from the tokens before it.
     """
     words = [vocabulary[i] for i in token_ids]
     logits, scores = probe(np.asarray(token_ids, dtype="int32")[None, :-1], training=False)
     scores = scores if isinstance(scores, (list, tuple)) else [scores]
     scores = np.stack([np.asarray(layer, dtype="float32")[0] for layer in scores])  # (layers, heads, T, T)
-    log_probs = _log_softmax(np.asarray(logits, dtype="float32")[0])  # float32 even from a bfloat16 model
+    next_word = np.asarray(probabilities(np.asarray(logits, dtype="float32")[0]))  # float32 even from bfloat16
     steps = []
     for position in range(prompt_length - 1, len(token_ids) - 1):
-        probabilities = np.exp(log_probs[position])
-        best = np.argsort(probabilities)[::-1][:top]
+        best = np.argsort(next_word[position])[::-1][:top]
         steps.append(dict(
             context=words[: position + 1],
             attention=scores[:, :, position, : position + 1],  # (layers, heads, context)
-            top_words=[(vocabulary[i], float(probabilities[i])) for i in best],
+            top_words=[(vocabulary[i], float(next_word[position, i])) for i in best],
             next_word=words[position + 1],
         ))
     return steps

@@ -149,14 +149,18 @@ def test_feedback_names_tests_but_hides_their_hidden_code(unit, graded):
 
 
 def test_course_package_holds_no_answer(unit):
-    """course/ is infrastructure: it must not define a graded function or hold solution lines."""
+    """course/ is infrastructure: it defines no name an answer defines, re-implements no
+    answer under another name (statements compared by shape), and holds no solution line."""
     source = nb.read(unit.notebook)
+    answers = nb.answer_cells(source)
+    unchecked = [grade_id for grade_id, cell in answers.items() if not contract.solution_statements(cell)]
+    assert unchecked == [], "every answer must have solution statements to compare"
+    modules = {str(path.relative_to(REPOSITORY)): path.read_text()
+               for path in sorted((REPOSITORY / "course").rglob("*.py"))}
+    assert contract.reimplementations(source, modules) == []
     secrets = nb.private_lines(source)
-    for module in (REPOSITORY / "course").rglob("*.py"):
-        text = module.read_text()
-        for exercise in nb.answer_cells(source):
-            assert f"def {exercise}(" not in text, f"{module.name} defines the exercise {exercise}"
-        assert [line for line in secrets if line in text] == [], f"{module.name} holds solution lines"
+    for name, text in modules.items():
+        assert [line for line in secrets if line in text] == [], f"{name} holds solution lines"
 
 
 def test_g_unanswered_exercises_fail_with_a_helpful_message(unit, graded):

@@ -1,14 +1,15 @@
 """The contract tests must fail when the course is broken: prove it on Unit 1,
 sabotaged in the ways that matter (a weakened hidden test, a hand-edited
-release, a leaked solution)."""
+release, a leaked solution, a helper that re-implements an answer)."""
 
 import runpy
 import shutil
+import textwrap
 
 import nbformat
 import pytest
 
-from autograder.units import RELEASE, find_unit
+from autograder.units import RELEASE, REPOSITORY, find_unit
 
 from . import contract
 from . import notebooks as nb
@@ -53,3 +54,46 @@ def test_leaked_solution_is_detected(tmp_path, leak):
     nbformat.write(notebook, path)
     assert contract.leaks(source, RELEASE / UNIT.name) == []
     assert contract.leaks(source, leaky) != []
+
+
+# Unit 1's count_ngrams, renamed and reworded as a helper might have it: no line of the
+# solution and no def count_ngrams( in it, so only a comparison by shape finds it.
+RENAMED_COUNT_NGRAMS = textwrap.dedent("""
+    from collections import Counter
+
+    def window_tally(sequences, width, start="<s>", end="</s>"):
+        tally = Counter()
+        for sequence in sequences:
+            framed = [start] * (width - 1) + list(sequence) + [end]
+            for left in range(len(framed) - width + 1):
+                tally[tuple(framed[left:left + width])] += 1
+        return tally
+""")
+# Unit 4's shift, inside a helper as course/gpt_lab.py had it before (issue 13).
+SHIFT_INSIDE_A_LOSS = textwrap.dedent("""
+    def mean_loss(model, token_ids):
+        rows = token_ids[:64]
+        inputs, targets = rows[:, :-1], rows[:, 1:]
+        return float(model(inputs, targets))
+""")
+
+
+def test_helper_that_re_implements_an_answer_under_another_name_is_caught():
+    source = nb.read(UNIT.notebook)
+    assert "def count_ngrams(" not in RENAMED_COUNT_NGRAMS
+    assert [line for line in nb.private_lines(source) if line in RENAMED_COUNT_NGRAMS] == [], "no solution line"
+    found = contract.reimplementations(source, {"fake_lab.py": RENAMED_COUNT_NGRAMS})
+    assert [problem.split(" (")[0] for problem in found] == [
+        "fake_lab.py: window_tally re-implements count_ngrams of the answer count_ngrams"]
+    shift = contract.reimplementations(nb.read(find_unit("04").notebook), {"old_gpt_lab.py": SHIFT_INSIDE_A_LOSS})
+    assert [problem.split(" (")[0] for problem in shift] == [
+        "old_gpt_lab.py: mean_loss re-implements shift_inputs_targets of the answer shift_inputs_targets"]
+    course = {path.name: path.read_text() for path in sorted((REPOSITORY / "course").rglob("*.py"))}
+    assert contract.reimplementations(source, course) == []
+
+
+def test_helper_that_defines_an_answers_name_is_caught():
+    """Unit 3's exercise split_merge_heads defines split_heads and merge_heads: both names count."""
+    unit3 = nb.read(find_unit("03").notebook)
+    found = contract.reimplementations(unit3, {"fake_lab.py": "def merge_heads(x):\n    return x\n"})
+    assert found == ["fake_lab.py defines merge_heads, which the answer split_merge_heads defines"]

@@ -15,7 +15,7 @@ from course import cpu_training, data, gpt_lab, widgets  # noqa: E402
 from . import notebooks as nb  # noqa: E402
 
 MODEL_CELLS = ("shift_inputs_targets", "causal_attention_mask", "token_position_embedding",
-               "transformer_block", "gpt_model")
+               "transformer_block", "gpt_model", "temperature_probabilities")
 TINY = dict(vocab_size=300, max_len=12, embed_dim=16, key_dim=8, num_heads=2, ff_dim=16)
 
 
@@ -51,6 +51,15 @@ def test_padded_and_packed_batches_shift_every_row():
     assert np.count_nonzero(packed_inputs == 0) <= len(ids), "packed batches hold one end marker per review, no padding"
 
 
+def test_punctuation_is_split_off_as_words_of_its_own():
+    assert gpt_lab.split_punctuation(["Ripe, juicy fruit!", "It's $20.", "a...b"]) == [
+        "Ripe , juicy fruit !", "It ' s $ 20 .", "a . . . b"]
+    vectorizer = gpt_lab.make_vectorizer(["Ripe, ripe fruit!"], vocab_size=10, max_len=5)
+    vocabulary = vectorizer.get_vocabulary()
+    np.testing.assert_array_equal(gpt_lab.to_ids(vectorizer, ["RIPE fruit, plum"])[0],
+                                  [vocabulary.index(w) for w in ("ripe", "fruit", ",")] + [1, 0, 0])
+
+
 def test_validation_loss_is_the_mean_over_real_tokens_only():
     vocab = 4
     logits = np.log(np.array([0.1, 0.2, 0.3, 0.4]))
@@ -60,8 +69,9 @@ def test_validation_loss_is_the_mean_over_real_tokens_only():
 
     ids = np.array([[1, 2, 3, 0], [3, 3, 0, 0]])
     expected = -np.mean(np.log([0.3, 0.4, 0.4]))  # targets 2, 3 and 3; the padding targets are ignored
-    assert gpt_lab.validation_loss(uniform_model, ids, batch_size=1) == pytest.approx(expected)
-    assert gpt_lab.unigram_loss(ids, ids) < np.log(vocab)
+    inputs, targets = shift(ids)
+    assert gpt_lab.validation_loss(uniform_model, inputs, targets, batch_size=1) == pytest.approx(expected)
+    assert gpt_lab.unigram_loss(ids, targets) < np.log(vocab)
 
 
 def test_train_or_load_trains_once_then_loads(unit4, tmp_path, monkeypatch):
@@ -85,13 +95,20 @@ def test_attention_steps_read_one_forward_pass(unit4):
     _, probe = unit4["build_gpt"](**TINY)
     vocabulary = [""] + [f"w{i}" for i in range(1, TINY["vocab_size"])]
     ids = [3, 4, 5, 6, 7]
-    steps = gpt_lab.attention_steps(probe, ids, vocabulary, prompt_length=2)
+    softmax = unit4["temperature_probabilities"]
+    steps = gpt_lab.attention_steps(probe, ids, vocabulary, prompt_length=2, probabilities=lambda z: softmax(z, 1.0))
     assert len(steps) == 3
     assert steps[0]["context"] == ["w3", "w4"] and steps[0]["next_word"] == "w5"
     assert steps[-1]["attention"].shape == (1, TINY["num_heads"], 4)
     np.testing.assert_allclose(steps[-1]["attention"].sum(axis=-1), 1.0, rtol=1e-5)
     probabilities = [p for _, p in steps[0]["top_words"]]
     assert len(probabilities) == 5 and probabilities == sorted(probabilities, reverse=True)
+
+    def always_w7(logits):
+        return np.eye(logits.shape[-1])[np.full(len(logits), 7)]
+
+    steps = gpt_lab.attention_steps(probe, ids, vocabulary, prompt_length=2, probabilities=always_w7)
+    assert all(step["top_words"][0] == ("w7", 1.0) for step in steps), "the notebook's probabilities are shown"
 
 
 def test_sampling_explorer_redraws_when_a_control_moves():
@@ -150,8 +167,9 @@ def test_short_training_on_real_reviews_beats_the_unigram_baseline(unit4, precis
     with cpu_training.precision(precision):
         model, _ = unit4["build_gpt"](**config)
     batches = cpu_training.length_batches(train_ids, unit4["shift_inputs_targets"], 32, seed=0)
-    history = gpt_lab.train(model, batches, validation_ids, epochs=3, verbose=False)
+    validation = unit4["shift_inputs_targets"](validation_ids)
+    history = gpt_lab.train(model, batches, validation, epochs=3, verbose=False)
     assert all(np.isfinite(history["train_loss"]))
     assert len(history["validation_loss"]) == 3
     assert history["validation_loss"][-1] < history["validation_loss"][0]
-    assert history["validation_loss"][-1] < gpt_lab.unigram_loss(train_ids, validation_ids) - 0.3
+    assert history["validation_loss"][-1] < gpt_lab.unigram_loss(train_ids, validation[1]) - 0.3
