@@ -1,9 +1,9 @@
-"""The README's generated sections: the units table (from source/) and the benchmark table (from benchmarks/results/).
+"""The README's generated sections: the units table (from source/) and the benchmarks (from their results).
 
 Each section sits between a ``<!-- NAME:start -->`` and a ``<!-- NAME:end -->``
 line of README.md, and everything else there is written by hand.
-``python -m autograder.readme`` rewrites every section; ``--check`` only says
-which are stale (tests/test_readme.py runs it). A new unit is a folder in
+``python -m autograder.readme`` rewrites every section, and
+tests/test_readme.py fails while one is stale. A new unit is a folder in
 source/: it reaches the table with no edit to the README.
 """
 
@@ -126,15 +126,9 @@ def stale_sections(text: str, **where: Path) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog=REFRESH_COMMAND, description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="only say which sections are stale (exit 1 if any)")
-    args = parser.parse_args(argv)
+    argparse.ArgumentParser(prog=REFRESH_COMMAND, description=__doc__.split("\n\n")[0]).parse_args(argv)
     text = README.read_text()
     stale = stale_sections(text)
-    if args.check:
-        print(f"stale in {README.name}: {', '.join(stale)}; run `{REFRESH_COMMAND}`" if stale
-              else f"{README.name} is up to date")
-        return 1 if stale else 0
     README.write_text(refreshed(text))
     print(f"Rewrote {', '.join(stale) or 'nothing (all up to date)'} in {README}")
     return 0

@@ -2,6 +2,7 @@
 
 A unit is named by its folder (``01_ngrams_rnn``); instructors may also type
 its number (``1``, ``01``) or the part after the number (``ngrams_rnn``).
+Its title and points are read from its notebook, so nothing else lists them.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ class Points:
     autograded: float  # points of the test cells
     by_hand: float  # points of the answers an instructor reads (formgrader)
     exercises: int  # autograded answer cells
-    answers_by_hand: int
 
     @property
     def total(self) -> float:
@@ -77,8 +77,7 @@ class Unit:
         roles = [(_role(cell), float(cell.metadata.get("nbgrader", {}).get("points", 0))) for cell in cells]
         return Points(autograded=sum(p for role, p in roles if role == "test"),
                       by_hand=sum(p for role, p in roles if role == "by hand"),
-                      exercises=sum(role == "answer" for role, _ in roles),
-                      answers_by_hand=sum(role == "by hand" for role, _ in roles))
+                      exercises=sum(role == "answer" for role, _ in roles))
 
     def released_notebook(self, release: Path = RELEASE) -> Path:
         return release / self.name / self.notebook.name

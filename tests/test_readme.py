@@ -19,6 +19,7 @@ from .conftest import REPOSITORY
 UNITS = [pytest.param(unit, id=unit.name) for unit in all_units()]
 NUMBER_WORDS = dict(zip("one two three four five six seven eight nine ten eleven twelve".split(), range(1, 13)))
 POINTS_IN_BRACKETS = re.compile(r"\((\d+(?:\.\d+)?) points?\)")
+EXERCISE_COUNT = re.compile(rf"\b({'|'.join(NUMBER_WORDS)}|\d+) exercises?\b", re.I)
 
 
 def test_generated_sections_of_the_readme_are_fresh():
@@ -51,7 +52,7 @@ def test_a_units_readme_states_the_points_of_its_notebook(unit):
     stated = [float(number) for number in POINTS_IN_BRACKETS.findall(text)]
     assert stated == expected, (f"{unit.name}/README.md states {stated} points; its notebook's metadata gives "
                                 f"{expected} (autograded, then by hand)")
-    counts = [NUMBER_WORDS.get(word.lower(), word) for word in re.findall(r"\b(\w+) exercises?\b", text)]
+    counts = [NUMBER_WORDS.get(word.lower()) or int(word) for word in EXERCISE_COUNT.findall(text)]
     assert counts == [points.exercises], f"{unit.name}/README.md counts {counts} exercises, the notebook {points.exercises}"
 
 
