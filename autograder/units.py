@@ -2,12 +2,16 @@
 
 A unit is named by its folder (``01_ngrams_rnn``); instructors may also type
 its number (``1``, ``01``) or the part after the number (``ngrams_rnn``).
+Its title and points are read from its notebook, so nothing else lists them.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import nbformat
 
 REPOSITORY = Path(__file__).resolve().parent.parent
 SOURCE = REPOSITORY / "source"
@@ -16,6 +20,27 @@ RELEASE = REPOSITORY / "release"
 
 class UnitError(ValueError):
     """A unit name that does not match a folder in source/."""
+
+
+@dataclass(frozen=True)
+class Points:
+    """What a unit's source notebook grades, read from its nbgrader metadata."""
+
+    autograded: float  # points of the test cells
+    by_hand: float  # points of the answers an instructor reads (formgrader)
+    exercises: int  # autograded answer cells
+
+    @property
+    def total(self) -> float:
+        return self.autograded + self.by_hand
+
+
+def _role(cell) -> str | None:
+    """'test', 'by hand', 'answer' or None, as nbgrader's metadata says."""
+    meta = cell.metadata.get("nbgrader", {})
+    if meta.get("grade"):
+        return "by hand" if meta.get("solution") else "test"
+    return "answer" if meta.get("solution") and cell.cell_type == "code" else None
 
 
 @dataclass(frozen=True)
@@ -33,6 +58,29 @@ class Unit:
     @property
     def number(self) -> int:
         return int(self.name.split("_", 1)[0])
+
+    def read_notebook(self):
+        return nbformat.read(self.notebook, as_version=4)
+
+    @property
+    def title(self) -> str:
+        """The notebook's first heading without its "Unit N —" prefix: ``n-grams and the limits of RNNs``."""
+        for cell in self.read_notebook().cells:
+            heading = re.search(r"^#+\s+(.+)$", cell.source, re.M) if cell.cell_type == "markdown" else None
+            if heading:
+                return re.sub(r"^Unit\s+\d+\s*[—:–-]\s*", "", heading[1]).strip()
+        raise UnitError(f"{self.notebook} has no markdown heading to take the unit's title from")
+
+    @property
+    def points(self) -> Points:
+        cells = self.read_notebook().cells
+        roles = [(_role(cell), float(cell.metadata.get("nbgrader", {}).get("points", 0))) for cell in cells]
+        return Points(autograded=sum(p for role, p in roles if role == "test"),
+                      by_hand=sum(p for role, p in roles if role == "by hand"),
+                      exercises=sum(role == "answer" for role, _ in roles))
+
+    def released_notebook(self, release: Path = RELEASE) -> Path:
+        return release / self.name / self.notebook.name
 
 
 def all_units(source: Path = SOURCE) -> list[Unit]:

@@ -1,7 +1,8 @@
 """The pretrained Hugging Face models later units may load: the one list of them.
 
 Units 1-4 train their own small models and need none. A unit that loads a
-pretrained model names it here, loads it with ``from_pretrained(model.repo_id,
+pretrained model names it here under the unit's folder name in source/
+(``05_bert_t5``), loads it with ``from_pretrained(model.repo_id,
 revision=model.revision)``, and lists it in its environment check; then
 `course-data prefetch --models` puts it in the Hugging Face cache beforehand,
 so the course runs with no network (set ``HF_HUB_OFFLINE=1``).
@@ -10,6 +11,7 @@ so the course runs with no network (set ``HF_HUB_OFFLINE=1``).
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,17 +19,24 @@ from pathlib import Path
 @dataclass(frozen=True)
 class PretrainedModel:
     repo_id: str
-    unit: str  # the unit that uses it
+    unit: str  # the folder in source/ of the unit that uses it, e.g. "05_bert_t5"
     files: tuple[str, ...]  # what from_pretrained reads; prefetch fetches only these
     revision: str = "main"
 
+    def __post_init__(self):
+        if not UNIT_FOLDER.fullmatch(self.unit):
+            raise ValueError(f"{self.repo_id}: unit {self.unit!r} must be a unit's folder name, like '05_bert_t5'")
+
+
+UNIT_FOLDER = re.compile(r"\d\d_[a-z0-9_]+")  # as autograder/units.py finds units in source/
+
 
 PRETRAINED = (
-    PretrainedModel("distilbert/distilbert-base-uncased", "05 BERT / T5",
+    PretrainedModel("distilbert/distilbert-base-uncased", "05_bert_t5",
                     ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt")),
-    PretrainedModel("google-t5/t5-small", "05 BERT / T5",
+    PretrainedModel("google-t5/t5-small", "05_bert_t5",
                     ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "spiece.model")),
-    PretrainedModel("distilbert/distilgpt2", "06 RLHF",
+    PretrainedModel("distilbert/distilgpt2", "06_rlhf",
                     ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "vocab.json",
                      "merges.txt")),
 )

@@ -1,6 +1,6 @@
 """The sums behind Unit 4's training benchmark (benchmarks/gpt_training.py): the FLOPs
 it credits a pipeline with, the tokens it counts and the time it reads off a curve.
-The README's share of the matmul peak and its wall-time ratios rest on these."""
+benchmarks/README.md's share of the matmul peak and its wall-time ratios rest on these."""
 
 import numpy as np
 import pytest

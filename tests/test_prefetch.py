@@ -3,6 +3,7 @@ download code, from a small Hugging Face Hub stand-in on 127.0.0.1 (never the in
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import http.server
 import json
@@ -12,6 +13,7 @@ import threading
 import pytest
 
 import course.data
+from autograder.units import all_units
 from course import data, environment, models
 
 from .test_data import FULL_NAME, closed_port_url, remote_csv, server  # noqa: F401  (fixtures)
@@ -92,7 +94,7 @@ def hub(tmp_path, monkeypatch):
     thread.join()
 
 
-TINY = models.PretrainedModel("course-test/tiny-gpt", "test", ("config.json", "model.safetensors"))
+TINY = models.PretrainedModel("course-test/tiny-gpt", "99_test", ("config.json", "model.safetensors"))
 
 
 def test_prefetch_caches_exactly_the_listed_files_for_offline_use(hub, tmp_path):
@@ -108,7 +110,7 @@ def test_prefetch_caches_exactly_the_listed_files_for_offline_use(hub, tmp_path)
 
 
 def test_prefetch_names_a_file_the_hub_lacks(hub):
-    broken = models.PretrainedModel(TINY.repo_id, "test", ("config.json", "tokenizer.json"))
+    broken = models.PretrainedModel(TINY.repo_id, TINY.unit, ("config.json", "tokenizer.json"))
     with pytest.raises(models.ModelDownloadError, match="no tokenizer.json"):
         models.prefetch(broken)
 
@@ -121,7 +123,37 @@ def test_prefetch_from_an_unreachable_hub_says_what_to_do(tmp_path, monkeypatch)
 
 def test_pretrained_models_are_listed_once_with_their_unit():
     names = [model.repo_id for model in models.PRETRAINED]
-    assert len(names) == len(set(names)) and all(model.files and model.unit for model in models.PRETRAINED)
+    assert len(names) == len(set(names)) and all(model.files for model in models.PRETRAINED)
+
+
+def test_a_model_is_keyed_by_a_unit_folder_name():
+    with pytest.raises(ValueError, match="folder name"):
+        models.PretrainedModel("someone/model", "05 BERT / T5", ("config.json",))
+
+
+def test_pretrained_models_name_the_folder_their_unit_has_in_source():
+    """A model keyed "05_bert" while source/ holds 05_bert_t5 would belong to no unit."""
+    folders = {unit.number: unit.name for unit in all_units()}
+    wrong = [f"{model.repo_id}: {model.unit!r}, but source/ has {folders[int(model.unit[:2])]!r}"
+             for model in models.PRETRAINED if folders.get(int(model.unit[:2]), model.unit) != model.unit]
+    assert wrong == []
+
+
+def environment_checks(unit) -> list[ast.Call]:
+    """The ``environment.check(...)`` calls of a unit's notebook."""
+    code = [cell.source for cell in unit.read_notebook().cells
+            if cell.cell_type == "code" and "environment.check(" in cell.source]
+    return [call for source in code for call in ast.walk(ast.parse(source))
+            if isinstance(call, ast.Call) and getattr(call.func, "attr", None) == "check"]
+
+
+@pytest.mark.parametrize("unit", all_units(), ids=lambda unit: unit.name)
+def test_every_model_a_notebook_checks_is_listed_under_its_unit(unit):
+    checks = environment_checks(unit)
+    assert checks, f"{unit.notebook.name} has no environment.check(...) call"
+    checked = [repo_id for call in checks for keyword in call.keywords if keyword.arg == "models"
+               for repo_id in ast.literal_eval(keyword.value)]
+    assert [repo_id for repo_id in checked if models.find(repo_id).unit != unit.name] == []
 
 
 def test_download_uses_the_mirror(remote_csv, tmp_path, monkeypatch):  # noqa: F811
