@@ -95,8 +95,8 @@ def check(packages: list[str], needs_data: bool = True, models: tuple[str, ...] 
         print("Environment OK.")
         return True
     print(
-        "Something is missing. Run the set-up command from the README again "
-        "(`./open-course.sh`), or on Colab run the first cell of the notebook; "
-        "for data, run `course-data download` (`course-data prefetch --models` for models)."
+        "Something is missing. Install the course's packages again the way you first did (`./open-course.sh` "
+        "in the course's folder, or `pip install -e .` in the student notebooks' folder); on Colab, run the "
+        "notebook's first cell; for a pretrained model, `course-data prefetch --models`."
     )
     return False
