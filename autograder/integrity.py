@@ -43,6 +43,7 @@ from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from . import kernel_guard
+from .cells import grade_id, is_answer, is_course_code, is_test
 from .sandbox import SandboxedExecute
 from .units import REPOSITORY, RELEASE
 
@@ -149,18 +150,6 @@ def python_of(source: str) -> ast.Module | None:
     return tree
 
 
-def meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def is_test(cell) -> bool:
-    return bool(meta(cell).get("grade")) and not meta(cell).get("solution")
-
-
-def is_answer(cell) -> bool:
-    return bool(meta(cell).get("solution"))
-
-
 def bindings(tree: ast.AST) -> dict[str, str]:
     """Names a cell binds at top level: 'import numpy', 'definition' (def, class) or 'assignment'."""
     bound = {}
@@ -233,7 +222,7 @@ def protected_names(release, test_cells) -> dict[str, str]:
     defined = {name: "builtin" for name in dir(builtins)
                if name in GUARDED_BUILTINS or name.endswith(("Error", "Exception"))}
     for cell in release.cells:
-        if cell.cell_type == "code" and not is_answer(cell) and not is_test(cell):
+        if is_course_code(cell):
             defined.update(bindings(python_of(cell.source) or ast.Module([], [])))
     return {name: how for name, how in defined.items() if name in used and how != "assignment"}
 
@@ -265,7 +254,7 @@ def static_findings(notebook, release) -> list[str]:
     """'cell N: reason' for every student-written cell that tampers with the tests."""
     course = [c for c in release.cells if c.cell_type == "code" and not is_answer(c)]
     course_sources = {c.source for c in course}
-    course_cells = {c.get("id"): c for c in course if not is_test(c)}
+    course_cells = {c.get("id"): c for c in release.cells if is_course_code(c)}
     tests = [c for c in notebook.cells if c.cell_type == "code" and is_test(c)]
     protected = protected_names(release, tests)
     student_cells = [(i, c) for i, c in enumerate(notebook.cells)
@@ -303,7 +292,7 @@ def runtime_findings(first, last) -> list[str]:
 
 def tests_not_run(notebook) -> list[str]:
     """Test cells the kernel never ran, although the notebook ran to its end."""
-    return [f"at run time: test cell {meta(c).get('grade_id')} did not run" for c in notebook.cells
+    return [f"at run time: test cell {grade_id(c)} did not run" for c in notebook.cells
             if c.cell_type == "code" and is_test(c) and c.source.strip() and c.get("execution_count") is None]
 
 

@@ -13,6 +13,8 @@ workspace outside version control: `$COURSE_GRADING_WORKSPACE`, by default
 import os
 from pathlib import Path
 
+from autograder import cells
+
 REPOSITORY = Path(__file__).resolve().parent.parent
 WORKSPACE = Path(os.environ.get("COURSE_GRADING_WORKSPACE", REPOSITORY / "grading")).resolve()
 
@@ -32,12 +34,8 @@ c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite://
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py"]
 
 # What an unanswered exercise does: fail loudly, and say what to do.
-c.ClearSolutions.code_stub = {
-    "python": "# YOUR CODE HERE\n"
-    'raise NotImplementedError("Exercise not done yet: replace this line with your code, '
-    'then run the tests below.")'
-}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.code_stub = {"python": cells.CODE_STUB}
+c.ClearSolutions.text_stub = cells.TEXT_STUB
 
 # Grading must be quick: a cell that runs longer than this is stopped and scores zero
 # (COURSE_CELL_TIMEOUT overrides it; the adversarial tests use a short one).

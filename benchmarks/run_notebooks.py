@@ -56,7 +56,7 @@ from tqdm import tqdm
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from autograder import cli  # noqa: E402
+from autograder import cells, cli  # noqa: E402
 from autograder.units import Unit, UnitError, all_units, find_unit  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -144,7 +144,7 @@ def kernel_pid(client: NotebookClient) -> int:
 
 
 def describe_cell(cell, index: int) -> str:
-    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    grade_id = cells.grade_id(cell)
     first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
     return f"cell {index}" + (f" ({grade_id})" if grade_id else "") + f": {first_line!r}"
 
@@ -198,8 +198,7 @@ def read_score(scores_csv: Path) -> tuple[float | None, float | None]:
 def points_by_hand(unit: Unit) -> float:
     """Points of the unit's hand-graded answers: autograding leaves them out of the score."""
     notebook = nbformat.read(unit.notebook, as_version=4)
-    metas = [c.metadata.get("nbgrader", {}) for c in notebook.cells]
-    return sum(float(m.get("points", 0)) for m in metas if m.get("solution") and m.get("grade"))
+    return sum(cells.points(c) for c in notebook.cells if cells.is_graded_by_hand(c))
 
 
 def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float | None]:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import notebooks as nb
+from autograder.cells import MARKERS
 
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+from . import notebooks as nb
 
 
 def release_differences(committed: Path, fresh: Path) -> list[str]:
