@@ -34,13 +34,14 @@ import ast
 import builtins
 import copy
 import json
-import os
 from pathlib import Path
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
+
+from course import settings
 
 from . import kernel_guard
 from .cells import grade_id, is_answer, is_course_code, is_test
@@ -125,8 +126,7 @@ def first_probe(protected: list[str]) -> str:
 def protected_folders() -> list[str]:
     """What a notebook must not touch: the course's sources and grader, its history, every grading workspace."""
     folders = [REPOSITORY / "source", REPOSITORY / "autograder", REPOSITORY / ".git"]
-    folders += [Path(os.environ[name]) for name in ("COURSE_GRADING_WORKSPACE", "COURSE_MAIN_WORKSPACE")
-                if os.environ.get(name)]
+    folders += [folder for folder in (settings.grading_workspace(), settings.main_workspace()) if folder]
     return sorted({str(path) for folder in folders for path in (folder.absolute(), folder.resolve())})
 
 

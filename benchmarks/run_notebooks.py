@@ -58,6 +58,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 from autograder import cells, cli  # noqa: E402
 from autograder.units import Unit, UnitError, all_units, find_unit  # noqa: E402
+from course import settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 README = REPOSITORY / "README.md"
@@ -167,7 +168,7 @@ def run_notebook(unit: Unit, mode: str) -> tuple[float, float]:
         client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(folder)}})
         # An empty weight cache: the run trains its model, as a student's first run does.
-        with environment(COURSE_MODE=mode, COURSE_CACHE_DIR=str(Path(scratch) / "cache")):
+        with environment(**settings.MODE.assign(mode), **settings.CACHE_DIR.assign(Path(scratch) / "cache")):
             started = time.perf_counter()
             with client.setup_kernel(), PeakMemory(kernel_pid(client)) as memory:
                 execute_cells(client, notebook, f"{unit.name} ({mode})")
