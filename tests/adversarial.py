@@ -286,7 +286,8 @@ CASES: dict[str, Case] = {
     "loop": Case(hostile("while True:\n    pass"), 10, "graded", zero_tests=["test_causal_mask"]),
     # ... unless it ignores the interrupt: then nothing more can run in that kernel
     "deaf": Case(hostile(IGNORES_INTERRUPTS),
-                 None, "not graded: a cell ran over its time limit and did not stop when interrupted"),
+                 None, "not graded: a cell ran over its time limit and did not stop when interrupted",
+                 "(COURSE_CELL_TIMEOUT: 60 s)"),  # the limit test_adversarial_grading.LIMITS sets
     "exit": Case(hostile("import sys\nsys.exit(3)"), 10, "graded", zero_tests=["test_causal_mask"]),
     "memory": Case(hostile("import numpy as np\nhog = []\ntry:\n    while True:\n        hog.append(np.ones(2**24))\n"
                            "finally:\n    hog.clear()"),

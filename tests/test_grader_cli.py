@@ -100,6 +100,26 @@ def test_grade_without_submissions_says_to_collect_first(tmp_path, capsys):
     assert "course-grader collect" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("place", ["before", "after"])
+def test_the_workspace_option_works_before_or_after_the_command(tmp_path, capsys, place):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(RELEASED, inbox / "alice_ngrams_rnn.ipynb")
+    workspace = ["--workspace", str(tmp_path / "ws")]
+    in_place = (lambda *args: [*workspace, *args]) if place == "before" else (lambda *args: [*args, *workspace])
+    assert cli.main(in_place("collect", "1", str(inbox))) == 0
+    assert submitted(tmp_path / "ws") == [f"alice/{UNIT.name}/{NOTEBOOK}"]
+    empty = ["--workspace", str(tmp_path / "empty")]
+    assert cli.main(["grade", "1", *empty] if place == "after" else [*empty, "grade", "1"]) == 2
+    assert f"{tmp_path / 'empty' / 'submitted'}" in capsys.readouterr().err, "the workspace given is the one used"
+
+
+def test_the_workspace_option_after_the_command_wins_over_the_one_before(tmp_path):
+    args = cli.parse_args(["--workspace", str(tmp_path / "a"), "grade", "1", "--workspace", str(tmp_path / "b")])
+    assert args.workspace == tmp_path / "b"
+    assert cli.parse_args(["grade", "1"]).workspace == cli.DEFAULT_ROOT
+
+
 @pytest.mark.slow
 def test_a_broken_submission_does_not_stop_the_batch(tmp_path, capsys):
     """A notebook that is not JSON, slipped into submitted/, is reported; the others are graded."""
