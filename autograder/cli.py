@@ -33,9 +33,8 @@ from course import settings
 
 from . import integrity, sandbox
 from .outcome import Kind, Outcome
-from .setup_cell import ensure_setup_cell
 from .student_pack import PackError, make_student_pack
-from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
+from .units import RELEASE, Unit, UnitError, all_units, find_unit
 from .workspace import COURSE_ID, DEFAULT_ROOT, SUBMISSION_FILES, Workspace, sqlite_url
 
 CONFIG_FOLDER = Path(__file__).resolve().parent
@@ -455,9 +454,6 @@ def run(args: argparse.Namespace) -> int:
     workspace.root.mkdir(parents=True, exist_ok=True)
     if args.command == "release":
         units = [find_unit(name) for name in args.units] if args.units else all_units()
-        for unit in units:  # a new unit gets the Colab set-up cell without anyone adding it by hand
-            if ensure_setup_cell(unit.notebook):
-                print(f"Added the Colab set-up cell to {unit.notebook.relative_to(REPOSITORY)}")
         release(units, workspace)
         print(f"Released {', '.join(u.name for u in units)} into {RELEASE}")
         return 0

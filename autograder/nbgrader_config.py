@@ -10,6 +10,8 @@ workspace outside version control: `$COURSE_GRADING_WORKSPACE`, by default
 `grading/` at the top of the repository.
 """
 
+from nbgrader.converters import GenerateAssignment
+
 from autograder import cells
 from autograder.units import RELEASE, SOURCE
 from autograder.workspace import COURSE_ID, Workspace
@@ -29,6 +31,11 @@ c.CourseDirectory.release_directory = str(settings.release_directory() or RELEAS
 c.CourseDirectory.db_url = WORKSPACE.gradebook_url
 # Test-only files beside a unit's notebook (its mutants) never reach students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py"]
+
+# Every student notebook starts with the Colab set-up cell (autograder/setup_cell.py); source/ does not hold it.
+c.GenerateAssignment.preprocessors = [
+    "autograder.setup_cell.AddSetupCell", *GenerateAssignment.class_traits()["preprocessors"].default()
+]
 
 # What an unanswered exercise does: fail loudly, and say what to do.
 c.ClearSolutions.code_stub = {"python": cells.CODE_STUB}

@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from autograder import integrity, kernel_guard, kernel_probe
+from autograder.setup_cell import with_setup_cell
 from autograder.units import RELEASE, all_units, find_unit
 
 from . import notebooks as nb
@@ -73,6 +74,7 @@ def test_a_course_cell_the_student_touched_is_still_the_courses():
     repository address), is not the student's code; a line the student added to it is."""
     release = nb.read(RELEASE / UNIT.name / UNIT.notebook.name)
     notebook = nb.read(UNIT.notebook)
+    with_setup_cell(notebook)  # the student's copy came from the release, which has it
     cells = {cell.get("id"): cell for cell in notebook.cells}
     cells["colab-setup"].source = cells["colab-setup"].source.replace("github.com/", "github.com/someone-else/")
     helpers = next(c for c in notebook.cells if "def flat_params" in c.source and not nb.nbgrader_meta(c))
