@@ -58,6 +58,7 @@ sys.path.insert(0, str(REPOSITORY))
 
 from autograder import cells, cli  # noqa: E402
 from autograder.units import Unit, UnitError, all_units, find_unit  # noqa: E402
+from autograder.workspace import Workspace  # noqa: E402
 from course import settings  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -213,7 +214,7 @@ def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float 
         with PeakMemory(os.getpid()) as memory:
             course_grader("--workspace", str(workspace), "grade", unit.name)
         seconds = time.perf_counter() - started
-        score, max_score = read_score(workspace / f"scores-{unit.name}.csv")
+        score, max_score = read_score(Workspace(workspace).scores_csv(unit))
     return round(seconds, 1), memory.mib, score, max_score
 
 
