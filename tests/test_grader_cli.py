@@ -10,6 +10,7 @@ import pytest
 
 from autograder import cli
 from autograder.collector import student_id_from
+from autograder.outcome import Outcome
 from autograder.units import RELEASE, UnitError, find_unit
 
 UNIT = find_unit("1")
@@ -98,6 +99,17 @@ def test_collect_bad_input_is_a_clear_error(tmp_path, capsys, make_input, messag
 def test_grade_without_submissions_says_to_collect_first(tmp_path, capsys):
     assert grader(tmp_path, "grade", "1") == 2
     assert "course-grader collect" in capsys.readouterr().err
+
+
+def test_each_outcome_reads_in_the_status_column_as_before():
+    stopped = Outcome.not_graded("ran over 40 s (its kernel was stopped)")
+    assert [Outcome.graded().status, stopped.status, Outcome.tampering(["cell 3: uses exec", "cell 4: imports gc"]).status,
+            Outcome.tampering(["cell 3: uses exec"], unfinished=stopped).status] == [
+        "graded", "not graded: ran over 40 s (its kernel was stopped)",
+        "graded: 0 for tampering (cell 3: uses exec; cell 4: imports gc)",
+        "graded: 0 for tampering (cell 3: uses exec); nbgrader could not finish (ran over 40 s (its kernel was stopped))",
+    ]
+    assert stopped.failed and not Outcome.tampering(["x"]).failed and not Outcome.tampering(["x"]).is_graded
 
 
 @pytest.mark.parametrize("place", ["before", "after"])
