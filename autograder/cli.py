@@ -29,24 +29,15 @@ from pathlib import Path
 import nbformat
 from tqdm import tqdm
 
+from course import settings
+
 from . import integrity, sandbox
-from .setup_cell import ensure_setup_cell
+from .outcome import Kind, Outcome
 from .student_pack import PackError, make_student_pack
-from .units import REPOSITORY, RELEASE, Unit, UnitError, all_units, find_unit
+from .units import RELEASE, Unit, UnitError, all_units, find_unit
+from .workspace import COURSE_ID, DEFAULT_ROOT, SUBMISSION_FILES, Workspace, sqlite_url
 
 CONFIG_FOLDER = Path(__file__).resolve().parent
-DEFAULT_WORKSPACE = REPOSITORY / "grading"
-SUBMISSION_TIMEOUT = 600  # seconds for one whole submission, on top of nbgrader's per-cell limit
-
-
-def gradebook_url(workspace: Path) -> str:
-    """COURSE_GRADEBOOK_URL (a shared database), else SQLite in the workspace, as nbgrader_config.py has it."""
-    return os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite:///{workspace / 'gradebook.db'}"
-
-
-def submission_timeout() -> float:
-    """SUBMISSION_TIMEOUT, or COURSE_SUBMISSION_TIMEOUT (the adversarial tests use a short one)."""
-    return float(os.environ.get("COURSE_SUBMISSION_TIMEOUT", SUBMISSION_TIMEOUT))
 
 
 class GraderError(Exception):
@@ -58,17 +49,18 @@ class Result:
     student: str
     score: float | None
     max_score: float
-    status: str  # "graded" or a short reason it could not be
+    outcome: Outcome
     to_grade_by_hand: float = 0  # points that wait for the instructor (formgrader)
 
 
-def nbgrader(args: list[str], workspace: Path, timeout: float | None = None, **env: str) -> subprocess.CompletedProcess:
-    """Run one nbgrader command with this course's config and workspace."""
-    workspace.mkdir(parents=True, exist_ok=True)
+def nbgrader(args: list[str], workspace: Workspace, timeout: float | None = None,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Run one nbgrader command with this course's config and workspace; ``env``: more settings for it."""
+    workspace.root.mkdir(parents=True, exist_ok=True)
     # nbgrader calls helper programs (alembic) by name: find them beside this Python.
     path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    environment = dict(os.environ, PATH=path, COURSE_GRADING_WORKSPACE=str(workspace),
-                       COURSE_SANDBOX_KIND=sandbox.sandbox_kind(), **env)
+    environment = dict(os.environ, PATH=path, **settings.GRADING_WORKSPACE.assign(workspace.root),
+                       **settings.SANDBOX_KIND.assign(sandbox.sandbox_kind()), **(env or {}))
     command = [sys.executable, "-m", "nbgrader", *args]
     return run_as_group(command, timeout, cwd=CONFIG_FOLDER, env=environment)
 
@@ -93,7 +85,7 @@ def nbgrader_error(process: subprocess.CompletedProcess) -> str:
     return (errors or lines or ["nbgrader failed without a message"])[-1].strip()
 
 
-def release(units: list[Unit], release_directory: Path = RELEASE, workspace: Path = DEFAULT_WORKSPACE) -> None:
+def release(units: list[Unit], workspace: Workspace, release_directory: Path = RELEASE) -> None:
     """Generate the student version of each unit with nbgrader.
 
     nbgrader writes into a scratch folder first; a unit's release folder is
@@ -102,7 +94,7 @@ def release(units: list[Unit], release_directory: Path = RELEASE, workspace: Pat
     with tempfile.TemporaryDirectory() as scratch:
         for unit in tqdm(units, desc="release", unit="unit"):
             process = nbgrader(["generate_assignment", unit.name, "--force", "--no-db"], workspace,
-                               COURSE_RELEASE_DIRECTORY=scratch)
+                               env=settings.RELEASE_DIRECTORY.assign(scratch))
             if process.returncode != 0:
                 raise GraderError(f"release of {unit.name} failed: {nbgrader_error(process)}")
             replace_if_changed(Path(scratch) / unit.name, release_directory / unit.name)
@@ -147,7 +139,7 @@ def is_notebook(content: bytes) -> bool:
     return True
 
 
-def collect(unit: Unit, path: Path, workspace: Path, student_pattern: str | None = None) -> list[str]:
+def collect(unit: Unit, path: Path, workspace: Workspace, student_pattern: str | None = None) -> list[str]:
     """File every notebook in ``path`` under its student with nbgrader's zip_collect.
 
     Returns the names of files that are not readable notebooks (they are skipped).
@@ -158,7 +150,7 @@ def collect(unit: Unit, path: Path, workspace: Path, student_pattern: str | None
     if not found:
         raise GraderError(f"no .ipynb files in {path}: nothing to collect")
     unreadable = [name for name, content in found if not is_notebook(content)]
-    extracted = workspace / "downloaded" / unit.name / "extracted"
+    extracted = workspace.extracted(unit)
     shutil.rmtree(extracted, ignore_errors=True)
     extracted.mkdir(parents=True)
     for name, content in found:
@@ -174,21 +166,21 @@ def collect(unit: Unit, path: Path, workspace: Path, student_pattern: str | None
     return unreadable
 
 
-def submitted_students(unit: Unit, workspace: Path) -> list[str]:
-    submitted = workspace / "submitted"
-    students = sorted(p.parent.name for p in submitted.glob(f"*/{unit.name}") if p.is_dir())
+def submitted_students(unit: Unit, workspace: Workspace) -> list[str]:
+    students = workspace.students(unit)
     if not students:
-        raise GraderError(
-            f"no submissions for {unit.name} in {submitted}; run `course-grader collect {unit.name} PATH` first"
-        )
+        raise GraderError(f"no submissions for {unit.name} in {workspace.submitted}; "
+                          f"run `course-grader collect {unit.name} PATH` first")
     return students
 
 
-def register_assignment(unit: Unit, workspace: Path, **env: str) -> None:
-    """Put the unit's source (with its hidden tests) into the gradebook."""
+def register_assignment(unit: Unit, workspace: Workspace, gradebook_url: str | None = None) -> None:
+    """Put the unit's source (with its hidden tests) into the workspace's gradebook, or into ``gradebook_url``."""
     with tempfile.TemporaryDirectory() as scratch_release:
-        process = nbgrader(["generate_assignment", unit.name, "--force"], workspace,
-                           COURSE_RELEASE_DIRECTORY=scratch_release, **env)
+        env = settings.RELEASE_DIRECTORY.assign(scratch_release)
+        if gradebook_url:
+            env.update(settings.GRADEBOOK_URL.assign(gradebook_url))
+        process = nbgrader(["generate_assignment", unit.name, "--force"], workspace, env=env)
     if process.returncode != 0:
         raise GraderError(f"could not register {unit.name} in the gradebook: {nbgrader_error(process)}")
 
@@ -200,58 +192,64 @@ def thread_limits(threads: int) -> dict[str, str]:
     return {name: str(threads) for name in names}
 
 
-def unreadable_reason(notebook: Path) -> str | None:
-    """Why a submitted file is not a notebook nbgrader can grade, or None."""
+def unreadable(notebook: Path) -> Outcome | None:
+    """Not graded, when a submitted file is not a notebook nbgrader can grade; else None."""
     try:
         nbformat.validate(nbformat.read(notebook, as_version=4))
     except Exception as error:  # nbformat raises JSON, validation, version and decoding errors
-        return f"not graded: not a readable Jupyter notebook ({type(error).__name__}); ask for the .ipynb again"
+        return Outcome.not_graded(f"not a readable Jupyter notebook ({type(error).__name__}); ask for the .ipynb again")
     return None
 
 
-def failure(process: subprocess.CompletedProcess) -> str:
+def failure(process: subprocess.CompletedProcess) -> Outcome:
+    """Why nbgrader could not grade a submission, in the instructor's terms."""
     message = nbgrader_error(process)
     if "DeadKernel" in message or "Kernel died" in message:
-        return f"not graded: the kernel died (the notebook crashed or ended its own kernel): {message}"
+        return Outcome.not_graded(f"the kernel died (the notebook crashed or ended its own kernel): {message}")
     if "CellTimeoutError" in message:
-        return ("not graded: a cell ran over its time limit and did not stop when interrupted "
-                f"({message}); grade it again alone, or with a longer COURSE_CELL_TIMEOUT")
+        # nbclient's own message names the seconds it then waited for the kernel's output, not the cell limit
+        limit = settings.CELL_TIMEOUT
+        return Outcome.not_graded(
+            f"a cell ran over its time limit and did not stop when interrupted ({limit.variable}: "
+            f"{settings.cell_timeout()} s); grade it again alone, or with a longer {limit.variable}")
     if "nbgrader metadata" in message or "nbgrader update" in message:
-        return ("not graded: its nbgrader metadata was edited (test cells duplicated or their ids changed), "
-                "which nbgrader refuses; ask for the notebook again or grade it by hand")
-    return f"not graded: {message}"
+        return Outcome.not_graded("its nbgrader metadata was edited (test cells duplicated or their ids changed), "
+                                  "which nbgrader refuses; ask for the notebook again or grade it by hand")
+    return Outcome.not_graded(message)
 
 
-def autograde_one(unit: Unit, student: str, workspace: Path, *extra: str, **env: str) -> Result:
+def autograde_one(unit: Unit, student: str, workspace: Workspace, *extra: str,
+                  env: dict[str, str] | None = None) -> Outcome:
     """Autograde one submission with nbgrader, in its own process.
 
     Whatever the submission left running (the kernel of a killed nbgrader, or
     processes it started) is killed afterwards: they all work in its folder.
     """
-    problem = unreadable_reason(workspace / "submitted" / student / unit.name / unit.notebook.name)
+    problem = unreadable(workspace.submission(student, unit))
     if problem:
-        return Result(student, None, 0, problem)
-    timeout = submission_timeout()
+        return problem
+    timeout = settings.submission_timeout()
     try:
         process = nbgrader(["autograde", unit.name, f"--student={student}", "--force", *extra], workspace,
-                           timeout=timeout, **env)
+                           timeout=timeout, env=env)
     except subprocess.TimeoutExpired:
-        return unfinished(unit, student, workspace, f"not graded: ran over {timeout:g} s (its kernel was stopped)")
+        return unfinished(unit, student, workspace, Outcome.not_graded(f"ran over {timeout:g} s (its kernel was stopped)"))
     finally:
-        sandbox.kill_processes_inside(workspace / "autograded" / student)
+        sandbox.kill_processes_inside(workspace.autograded_folder(student))
     if process.returncode != 0:
         return unfinished(unit, student, workspace, failure(process))
-    return Result(student, None, 0, "graded")
+    return Outcome.graded()
 
 
-def unfinished(unit: Unit, student: str, workspace: Path, reason: str) -> Result:
+def unfinished(unit: Unit, student: str, workspace: Workspace, outcome: Outcome) -> Outcome:
     """A submission nbgrader could not finish: not graded, or 0 if its code tampers with the tests."""
-    notebook = workspace / "submitted" / student / unit.name / unit.notebook.name
-    findings = integrity.submission_findings(notebook, unit.name)
-    if findings:
-        return Result(student, 0, 0, f"graded: 0 for tampering ({'; '.join(findings)}); nbgrader could not finish "
-                                     f"({reason.removeprefix('not graded: ')})")
-    return Result(student, None, 0, reason)
+    findings = integrity.submission_findings(workspace.submission(student, unit), unit.name)
+    return Outcome.tampering(findings, unfinished=outcome) if findings else outcome
+
+
+def result_of(student: str, outcome: Outcome) -> Result:
+    """A result before the gradebook is read: tampering scores 0 even where nbgrader recorded nothing."""
+    return Result(student, 0 if outcome.kind is Kind.TAMPERING else None, 0, outcome)
 
 
 def copy_graded_files(source: Path, target: Path, names: list[str]) -> None:
@@ -268,21 +266,21 @@ def copy_graded_files(source: Path, target: Path, names: list[str]) -> None:
             shutil.copyfile(path, target / name)
 
 
-def scratch_gradebook(unit: Unit, workspace: Path) -> Path:
+def scratch_gradebook(unit: Unit, workspace: Workspace) -> Path:
     """The SQLite gradebook each worker copies: the workspace's own, which ``grade`` has just
     registered ``unit`` in, or, when the gradebook is elsewhere (COURSE_GRADEBOOK_URL), a new
     one that knows only ``unit``."""
-    template = workspace / "scratch" / "gradebook-template.db"
+    template = workspace.scratch / "gradebook-template.db"
     template.parent.mkdir(parents=True, exist_ok=True)
     template.unlink(missing_ok=True)
-    if os.environ.get("COURSE_GRADEBOOK_URL"):
-        register_assignment(unit, workspace, COURSE_GRADEBOOK_URL=f"sqlite:///{template}")
+    if settings.gradebook_url():
+        register_assignment(unit, workspace, gradebook_url=sqlite_url(template))
     else:
-        shutil.copy(workspace / "gradebook.db", template)
+        shutil.copy(workspace.gradebook_file, template)
     return template
 
 
-def execute_in_scratch(unit: Unit, student: str, workspace: Path, template: Path, threads: int) -> Result:
+def execute_in_scratch(unit: Unit, student: str, workspace: Workspace, template: Path, threads: int) -> Outcome:
     """Phase 1 of parallel grading: run one submission in a private copy of the workspace.
 
     The scratch gets a gradebook of its own (a copy of ``template``), so no two
@@ -292,88 +290,94 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Path, template: Path
     still graded.
     """
     try:
-        with tempfile.TemporaryDirectory(prefix=f"{student}-", dir=workspace / "scratch",
+        with tempfile.TemporaryDirectory(prefix=f"{student}-", dir=workspace.scratch,
                                          ignore_cleanup_errors=True) as scratch_name:
-            scratch = Path(scratch_name)
-            shutil.copy(template, scratch / "gradebook.db")
-            submitted = workspace / "submitted" / student / unit.name
-            graded_files = [unit.notebook.name, "timestamp.txt"]
-            copy_graded_files(submitted, scratch / "submitted" / student / unit.name, graded_files)
-            result = autograde_one(unit, student, scratch, COURSE_MAIN_WORKSPACE=str(workspace),
-                                   COURSE_GRADEBOOK_URL=f"sqlite:///{scratch / 'gradebook.db'}",
-                                   **thread_limits(threads))
-            if result.status == "graded":
-                executed = workspace / "executed" / student / unit.name
+            scratch = Workspace(Path(scratch_name))
+            shutil.copy(template, scratch.gradebook_file)
+            submitted = workspace.submission_folder(student, unit)
+            copy_graded_files(submitted, scratch.submission_folder(student, unit),
+                              [unit.notebook.name, *SUBMISSION_FILES])
+            env = {**settings.MAIN_WORKSPACE.assign(workspace.root),
+                   **settings.GRADEBOOK_URL.assign(scratch.own_gradebook_url), **thread_limits(threads)}
+            outcome = autograde_one(unit, student, scratch, env=env)
+            if outcome.is_graded:
+                executed = workspace.executed_folder(student, unit)
                 shutil.rmtree(executed, ignore_errors=True)
-                copy_graded_files(scratch / "autograded" / student / unit.name, executed, [unit.notebook.name])
-                copy_graded_files(submitted, executed, ["timestamp.txt"])  # the time collect saw, not the kernel's
+                copy_graded_files(scratch.autograded_folder(student, unit), executed, [unit.notebook.name])
+                copy_graded_files(submitted, executed, SUBMISSION_FILES)  # the time collect saw, not the kernel's
     except Exception as error:  # the batch goes on; this submission says what happened
-        return Result(student, None, 0, f"not graded: the grader failed on this submission "
-                                        f"({type(error).__name__}: {error}); grade it again alone")
-    return result
+        return Outcome.not_graded(f"the grader failed on this submission ({type(error).__name__}: {error}); "
+                                  "grade it again alone")
+    return outcome
 
 
-def grade_in_parallel(unit: Unit, students: list[str], workspace: Path, workers: int) -> list[Result]:
+def grade_in_parallel(unit: Unit, students: list[str], workspace: Workspace, workers: int) -> list[Result]:
     """Execute submissions concurrently, then record every grade from one process.
 
     Phase 2 re-runs nbgrader's autograde without executing anything: it reads the
     executed notebooks and saves their grades, exactly as a serial run would.
     No student code runs in it, so it has no time limit.
     """
-    shutil.rmtree(workspace / "executed", ignore_errors=True)
+    shutil.rmtree(workspace.executed, ignore_errors=True)
     template = scratch_gradebook(unit, workspace)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         threads = max(1, (os.cpu_count() or 1) // workers)
-        futures = [pool.submit(execute_in_scratch, unit, student, workspace, template, threads) for student in students]
-        results = [f.result() for f in tqdm(as_completed(futures), total=len(futures),
-                                             desc=f"grade {unit.name} ({workers} workers)", unit="notebook")]
+        futures = {pool.submit(execute_in_scratch, unit, student, workspace, template, threads): student
+                   for student in students}
+        results = [result_of(futures[f], f.result()) for f in tqdm(
+            as_completed(futures), total=len(futures), desc=f"grade {unit.name} ({workers} workers)", unit="notebook")]
     template.unlink()
     record = ["autograde", unit.name, "--force", "--no-execute",
-              f"--CourseDirectory.submitted_directory={(workspace / 'executed').resolve()}"]
-    executed = [r for r in results if r.status == "graded"]
+              f"--CourseDirectory.submitted_directory={workspace.executed.resolve()}"]
+    executed = [r for r in results if r.outcome.is_graded]
     if executed and nbgrader(record, workspace).returncode != 0:
         for result in executed:  # find out which one failed, student by student
-            result.status = autograde_one(unit, result.student, workspace, *record[3:]).status
+            result.outcome = autograde_one(unit, result.student, workspace, *record[3:])
     return sorted(results, key=lambda r: r.student)
 
 
-def read_scores(unit: Unit, results: list[Result], workspace: Path) -> list[dict]:
-    """Fill in each result's score from the gradebook; one CSV row per student."""
+def read_scores(unit: Unit, results: list[Result], workspace: Workspace) -> dict[str, dict]:
+    """Fill in each graded result's score and outcome from the gradebook; return each student's grades
+    by test and answer (a score, or "to grade by hand")."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    rows = []
-    with Gradebook(gradebook_url(workspace), "genlm-course") as gradebook:
+    grades = {}
+    with Gradebook(workspace.gradebook_url, COURSE_ID) as gradebook:
         assignment = gradebook.find_assignment(unit.name)
         for result in results:
             result.max_score = assignment.max_score
-            row = {"student_id": result.student, "unit": unit.name, "status": result.status,
-                   "sandbox": sandbox.describe(sandbox.sandbox_kind())}
-            if result.status == "graded":
-                try:
-                    submission = gradebook.find_submission(unit.name, result.student)
-                except MissingEntry:
-                    result.status = "not graded: no gradebook entry"
-                else:
-                    result.score = submission.score
-                    result.status = integrity_status(unit, result.student, workspace)
-                    for notebook in submission.notebooks:
-                        for grade in notebook.grades:
-                            if grade.needs_manual_grade:
-                                result.to_grade_by_hand += grade.max_score
-                                row[grade.name] = "to grade by hand"
-                            else:
-                                row[grade.name] = grade.score
-            row.update(score=result.score, max_score=result.max_score, status=result.status)
-            rows.append(row)
-    return rows
+            grades[result.student] = {}
+            if not result.outcome.is_graded:
+                continue
+            try:
+                submission = gradebook.find_submission(unit.name, result.student)
+            except MissingEntry:
+                result.outcome = Outcome.not_graded("no gradebook entry")
+                continue
+            result.score = submission.score
+            result.outcome = integrity_outcome(unit, result.student, workspace)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.needs_manual_grade:
+                        result.to_grade_by_hand += grade.max_score
+                        grades[result.student][grade.name] = "to grade by hand"
+                    else:
+                        grades[result.student][grade.name] = grade.score
+    return grades
 
 
-def integrity_status(unit: Unit, student: str, workspace: Path) -> str:
-    """'graded', or why the notebook scored 0 for tampering with its tests."""
-
-    autograded = workspace / "autograded" / student / unit.name / unit.notebook.name
+def integrity_outcome(unit: Unit, student: str, workspace: Workspace) -> Outcome:
+    """Graded, or scored 0 for tampering with its tests (what RecordIntegrity found)."""
+    autograded = workspace.autograded(student, unit)
     findings = integrity.findings_of(nbformat.read(autograded, as_version=4)) if autograded.is_file() else []
-    return f"graded: 0 for tampering ({'; '.join(findings)})" if findings else "graded"
+    return Outcome.tampering(findings) if findings else Outcome.graded()
+
+
+def csv_rows(unit: Unit, results: list[Result], grades: dict[str, dict]) -> list[dict]:
+    """One row of the scores CSV per student, from its result and its grades."""
+    sandbox_line = sandbox.describe(sandbox.sandbox_kind())
+    return [{"student_id": r.student, "unit": unit.name, "status": r.outcome.status, "sandbox": sandbox_line,
+             **grades.get(r.student, {}), "score": r.score, "max_score": r.max_score} for r in results]
 
 
 def write_csv(rows: list[dict], path: Path) -> None:
@@ -385,18 +389,18 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def grade(unit: Unit, workspace: Path, workers: int = 1) -> tuple[list[Result], Path]:
+def grade(unit: Unit, workspace: Workspace, workers: int = 1) -> tuple[list[Result], Path]:
     """Autograde every submission of ``unit``, export scores and generate feedback."""
     students = submitted_students(unit, workspace)
     register_assignment(unit, workspace)
     if workers > 1:
         results = grade_in_parallel(unit, students, workspace, workers)
     else:
-        results = [autograde_one(unit, student, workspace)
+        results = [result_of(student, autograde_one(unit, student, workspace))
                    for student in tqdm(students, desc=f"grade {unit.name}", unit="notebook")]
-    rows = read_scores(unit, results, workspace)
-    scores_csv = workspace / f"scores-{unit.name}.csv"
-    write_csv(rows, scores_csv)
+    grades = read_scores(unit, results, workspace)
+    scores_csv = workspace.scores_csv(unit)
+    write_csv(csv_rows(unit, results, grades), scores_csv)
     feedback = nbgrader(["generate_feedback", unit.name, "--force"], workspace)
     if feedback.returncode != 0:
         print(f"warning: feedback not generated: {nbgrader_error(feedback)}", file=sys.stderr)
@@ -409,24 +413,36 @@ def summary_table(results: list[Result]) -> str:
     for r in results:
         score = f"{r.score:g} / {r.max_score:g}" if r.score is not None else f"- / {r.max_score:g}"
         by_hand = f" ({r.to_grade_by_hand:g} points to grade by hand)" if r.to_grade_by_hand else ""
-        lines.append(f"{r.student:<{width}}  {score:>11}  {r.status}{by_hand}")
+        lines.append(f"{r.student:<{width}}  {score:>11}  {r.outcome.status}{by_hand}")
     return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="course-grader", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workspace", type=Path, default=DEFAULT_WORKSPACE,
+def workspace_option(parser: argparse.ArgumentParser, default) -> None:
+    parser.add_argument("--workspace", type=Path, default=default,
                         help="where submissions, grades and feedback go (default: grading/)")
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; ``--workspace`` may come before the command or after it."""
+    parser = argparse.ArgumentParser(prog="course-grader", description=__doc__.split("\n\n")[0])
+    workspace_option(parser, DEFAULT_ROOT)
+    # After the command, the option must not reset what was given before it: no default there.
+    after_command = argparse.ArgumentParser(add_help=False)
+    workspace_option(after_command, argparse.SUPPRESS)
     commands = parser.add_subparsers(dest="command", required=True)
-    release_parser = commands.add_parser("release", help="generate student versions into release/")
+
+    def command(name: str, help: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help, parents=[after_command])
+
+    release_parser = command("release", "generate student versions into release/")
     release_parser.add_argument("units", nargs="*", help="units to release (default: all)")
-    collect_parser = commands.add_parser("collect", help="file submitted notebooks under their students")
+    collect_parser = command("collect", "file submitted notebooks under their students")
     collect_parser.add_argument("unit")
     collect_parser.add_argument("path", type=Path, help="a folder of .ipynb files or an LMS zip download")
     collect_parser.add_argument("--student-pattern", help="regex with a (?P<student_id>...) group, matched on file names")
-    pack_parser = commands.add_parser("student-pack", help="what students may see, into a new folder")
+    pack_parser = command("student-pack", "what students may see, into a new folder")
     pack_parser.add_argument("out", type=Path, help="a folder that does not exist yet")
-    grade_parser = commands.add_parser("grade", help="autograde, export scores, generate feedback")
+    grade_parser = command("grade", "autograde, export scores, generate feedback")
     grade_parser.add_argument("unit")
     grade_parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                               help="submissions graded at once (default: the number of cores)")
@@ -434,14 +450,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace) -> int:
-    workspace = args.workspace.resolve()
-    workspace.mkdir(parents=True, exist_ok=True)
+    workspace = Workspace(args.workspace.resolve())
+    workspace.root.mkdir(parents=True, exist_ok=True)
     if args.command == "release":
         units = [find_unit(name) for name in args.units] if args.units else all_units()
-        for unit in units:  # a new unit gets the Colab set-up cell without anyone adding it by hand
-            if ensure_setup_cell(unit.notebook):
-                print(f"Added the Colab set-up cell to {unit.notebook.relative_to(REPOSITORY)}")
-        release(units, workspace=workspace)
+        release(units, workspace)
         print(f"Released {', '.join(u.name for u in units)} into {RELEASE}")
         return 0
     if args.command == "student-pack":
@@ -451,13 +464,13 @@ def run(args: argparse.Namespace) -> int:
         return 0
     unit = find_unit(args.unit)
     if args.command == "collect":
-        unreadable = collect(unit, args.path, workspace, args.student_pattern)
+        unreadable_files = collect(unit, args.path, workspace, args.student_pattern)
         students = submitted_students(unit, workspace)
-        print(f"Collected {len(students)} submissions of {unit.name} into {workspace / 'submitted'}")
-        for name in unreadable:
+        print(f"Collected {len(students)} submissions of {unit.name} into {workspace.submitted}")
+        for name in unreadable_files:
             print(f"skipped {name}: not a readable Jupyter notebook (ask the student to submit the .ipynb again)",
                   file=sys.stderr)
-        return 1 if unreadable else 0
+        return 1 if unreadable_files else 0
     if args.workers < 1:
         raise GraderError(f"--workers must be at least 1, not {args.workers}")
     kind = sandbox.sandbox_kind()
@@ -465,8 +478,8 @@ def run(args: argparse.Namespace) -> int:
     results, scores_csv = grade(unit, workspace, args.workers)
     print(summary_table(results))
     print(sandbox.describe(kind))
-    print(f"\nScores: {scores_csv}\nFeedback: {workspace / 'feedback'}")
-    failed = [r for r in results if r.status.startswith("not graded")]
+    print(f"\nScores: {scores_csv}\nFeedback: {workspace.feedback}")
+    failed = [r for r in results if r.outcome.failed]
     if failed:
         print(f"{len(failed)} submission(s) could not be graded; see the status column.", file=sys.stderr)
     return 1 if failed else 0

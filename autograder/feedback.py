@@ -10,15 +10,12 @@ output of the notebook. Script in a student's markdown or HTML output is
 escaped: the page must not run it in the student's or an instructor's browser.
 """
 
-import re
-
 import bleach
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from .integrity import is_test
+from .cells import HIDDEN_BLOCK, is_test
 
-HIDDEN = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS[ \t]*\n?", re.S)
 NOTICE = "# More tests ran here when your work was graded; their code is not shown.\n"
 REMOVED = "[a line of hidden test code, removed from the feedback]"
 MIN_SECRET = 12  # shorter lines ("pass", "else:") tell nothing and would blank ordinary output
@@ -27,7 +24,7 @@ MAX_MESSAGE = 500
 
 def hidden_lines(notebook) -> set[str]:
     return {line.strip() for cell in notebook.cells if is_test(cell)
-            for region in HIDDEN.findall(cell.source) for line in region.splitlines()
+            for region in HIDDEN_BLOCK.findall(cell.source) for line in region.splitlines()
             if len(line.strip()) >= MIN_SECRET}
 
 
@@ -67,7 +64,7 @@ class HideHiddenTests(NbGraderPreprocessor):
             if cell.cell_type == "markdown":
                 cell.source = harmless(cell.source)
             if test:
-                cell.source = HIDDEN.sub(NOTICE, cell.source)
+                cell.source = HIDDEN_BLOCK.sub(NOTICE, cell.source)
                 cell.outputs = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             for output in cell.get("outputs", []):
                 scrub_output(output, secrets)

@@ -10,11 +10,11 @@ Independent checks, so that evading one is not enough:
    the hooks above, assignments into imported modules, dynamic code
    (``exec``, ``__import__``...) and rebinding of names the tests rely on are
    reported;
-2. at run time: the grader adds a first and a last cell. The first records the
-   identity of every builtin and numpy function and IPython's error hooks; the
-   last records them again and lists module attributes that are now functions
-   written in a notebook cell. Its report travels as cell output to nbgrader,
-   outside the kernel, and a missing report counts as tampering;
+2. at run time: the grader adds a first and a last cell (kernel_probe.py). The
+   first records the identity of every builtin and numpy function and IPython's
+   error hooks; the last records them again and lists module attributes that are
+   now functions written in a notebook cell. Its report travels as cell output
+   to nbgrader, outside the kernel, and a missing report counts as tampering;
 3. also at run time: the first cell installs an audit hook (kernel_guard.py)
    that notes every attempt to read or write the course's sources or the
    grading workspace outside the notebook's own folder, to link to them, or to
@@ -34,15 +34,19 @@ import ast
 import builtins
 import copy
 import json
-import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import nbformat
 from IPython.core.inputtransformer2 import TransformerManager
 from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from . import kernel_guard
+from course import settings
+
+from . import kernel_guard, kernel_probe
+from .cells import grade_id, is_answer, is_course_code, is_test
 from .sandbox import SandboxedExecute
 from .units import REPOSITORY, RELEASE
 
@@ -63,75 +67,41 @@ GRADER_NAMES = {"exec", "get_ipython", "print", "__import__", "__builtins__", "j
 # Tags with which nbclient skips a cell or ignores its error: never honoured while grading.
 EXECUTION_TAGS = {"skip-execution", "raises-exception"}
 NAMED_ACCESS = {"getattr", "setattr", "delattr"}
+# Modules that reach the builtins, the import machinery or every live object.
+INTERPRETER_MODULES = {"builtins", "importlib", "gc"}
 # Builtins a student cell must not rebind when the tests use them (plain names such
 # as sum or max are left alone: beginners use them as variables).
 GUARDED_BUILTINS = {"isinstance", "issubclass", "abs", "all", "any", "len", "round", "float", "int", "bool",
                     "print", "repr", "type", "callable", "hasattr", "getattr"}
-START_MARK = "COURSE-INTEGRITY-START "
-END_MARK = "COURSE-INTEGRITY-END "
-
-SNAPSHOT = '''
-def snapshot():
-    import builtins, sys, numpy, numpy.testing
-    from IPython.core.interactiveshell import ExecutionResult
-    ipython = sys.modules["IPython"].get_ipython()
-    # ipykernel itself replaces input() for every cell
-    found = {f"builtins.{k}": id(v) for k, v in vars(builtins).items() if not k.startswith("_") and k != "input"}
-    for module in (numpy, numpy.testing):
-        found.update({f"{module.__name__}.{k}": id(v) for k, v in vars(module).items() if callable(v)})
-    found["ipython custom exceptions"] = repr(ipython.custom_exceptions)
-    found["ipython showtraceback"] = "showtraceback" in vars(ipython)
-    for cls in (*type(ipython).__mro__, ExecutionResult):
-        found.update({f"ipython {cls.__name__}.{k}": id(v) for k, v in vars(cls).items() if not k.startswith("__")})
-    found["sys.settrace"] = repr(sys.gettrace())
-    found["sys.setprofile"] = repr(sys.getprofile())
-    return found
-'''
-GUARD_SOURCE = Path(kernel_guard.__file__).read_text()
-ATTEMPTS = f"""
-def attempts():
-    import sys
-    box = []
-    sys.audit({kernel_guard.REPORT_EVENT!r}, box)
-    return box
-"""
-LAST_PROBE = SNAPSHOT + ATTEMPTS + '''
-def written_in_a_cell(value):
-    import types
-    if type(value) is types.MethodType:
-        value = value.__func__
-    if type(value) is not types.FunctionType:
-        return False
-    name = value.__code__.co_filename
-    return "ipykernel_" in name or name.startswith("<ipython-input")
-
-def patched_modules():
-    import sys
-    main = sys.modules["__main__"]
-    return sorted(f"{m}.{k}" for m, module in list(sys.modules.items()) if module is not main
-                  for k, v in list(getattr(module, "__dict__", {}).items()) if written_in_a_cell(v))
-''' + (f'print({END_MARK!r} + __import__("json").dumps('
-       '{"snapshot": snapshot(), "patched": patched_modules(), "attempts": attempts()}))')
 
 
-def first_probe(protected: list[str]) -> str:
-    """The grader's first cell: snapshot the tests' world, then watch for attempts to
-    reach the grader's files or the network (autograder/kernel_guard.py)."""
-    return (SNAPSHOT + GUARD_SOURCE + f"\ninstall({protected!r})\n"
-            + f'print({START_MARK!r} + __import__("json").dumps(snapshot()))')
+def run_in_kernel(module, call: str) -> str:
+    """A line of a grader cell: ``module``'s source, then ``call``, run in a namespace of their own
+    (the kernel cannot import autograder/, and the student's namespace stays untouched)."""
+    source = f"{Path(module.__file__).read_text()}\n{call}\n"
+    return f"exec({source!r}, {{}})"
+
+
+def first_cell(protected: list[str]):
+    """The grader's first cell: watch for attempts to reach the grader's files or the network
+    (kernel_guard.py), then report the tests' world (kernel_probe.py)."""
+    return nbformat.v4.new_code_cell("\n".join([
+        run_in_kernel(kernel_guard, f"{kernel_guard.install.__name__}({protected!r})"),
+        run_in_kernel(kernel_probe, f"print({kernel_probe.start_report.__name__}())"),
+    ]))
+
+
+def last_cell():
+    """The grader's last cell: report the tests' world again, what was patched and what the guard saw."""
+    call = f"print({kernel_probe.end_report.__name__}({kernel_guard.REPORT_EVENT!r}))"
+    return nbformat.v4.new_code_cell(run_in_kernel(kernel_probe, call))
 
 
 def protected_folders() -> list[str]:
     """What a notebook must not touch: the course's sources and grader, its history, every grading workspace."""
     folders = [REPOSITORY / "source", REPOSITORY / "autograder", REPOSITORY / ".git"]
-    folders += [Path(os.environ[name]) for name in ("COURSE_GRADING_WORKSPACE", "COURSE_MAIN_WORKSPACE")
-                if os.environ.get(name)]
+    folders += [folder for folder in (settings.grading_workspace(), settings.main_workspace()) if folder]
     return sorted({str(path) for folder in folders for path in (folder.absolute(), folder.resolve())})
-
-
-def probe_cell(code: str):
-    """A grader cell that runs in a namespace of its own, leaving the student's untouched."""
-    return nbformat.v4.new_code_cell(f"exec({code!r}, {{}})")
 
 
 def python_of(source: str) -> ast.Module | None:
@@ -147,18 +117,6 @@ def python_of(source: str) -> ast.Module | None:
             body = python_of(str(node.args[2].value))
             tree.body += body.body if body else []
     return tree
-
-
-def meta(cell) -> dict:
-    return cell.metadata.get("nbgrader", {})
-
-
-def is_test(cell) -> bool:
-    return bool(meta(cell).get("grade")) and not meta(cell).get("solution")
-
-
-def is_answer(cell) -> bool:
-    return bool(meta(cell).get("solution"))
 
 
 def bindings(tree: ast.AST) -> dict[str, str]:
@@ -188,38 +146,118 @@ def root_name(node: ast.AST) -> str | None:
     return node.id if isinstance(node, ast.Name) else None
 
 
+@dataclass(frozen=True)
+class StudentCell:
+    """What the rules know besides a cell's own code."""
+
+    modules: set[str]  # names bound to modules, by any student cell or the course
+    protected: dict[str, str]  # names the tests use, and how the course binds each
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One way a cell can fake a pass: ``finds`` returns what it found in one place of the
+    cell (a node of its code, or a name it binds), each put into ``message``."""
+
+    name: str
+    finds: Callable[..., list[str]]
+    message: str
+
+    def findings(self, *place) -> list[str]:
+        return [self.message.format(found) for found in self.finds(*place)]
+
+
+def called_name(node: ast.AST) -> str | None:
+    """``f`` for a call ``f(...)``, else None."""
+    return node.func.id if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) else None
+
+
+def hook_attribute(node, cell) -> list[str]:
+    return [node.attr] if isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES else []
+
+
+def interpreter_internals(node, cell) -> list[str]:
+    return [node.attr] if isinstance(node, ast.Attribute) and node.attr in INTERNALS else []
+
+
+def dynamic_code(node, cell) -> list[str]:
+    return [node.id] if isinstance(node, ast.Name) and node.id in DYNAMIC_CODE else []
+
+
+def input_history(node, cell) -> list[str]:
+    return [node.id] if isinstance(node, ast.Name) and node.id in HISTORY else []
+
+
+def computed_attribute_name(node, cell) -> list[str]:
+    name = called_name(node)
+    computed = name in NAMED_ACCESS and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)
+    return [name] if computed else []
+
+
+def attribute_changed_by_name(node, cell) -> list[str]:
+    name = called_name(node)
+    if name not in NAMED_ACCESS - {"getattr"} or not node.args:
+        return []
+    owner = root_name(node.args[0])
+    return [f"{ast.unparse(node.args[0])} with {name}"] if owner in cell.modules or owner is None else []
+
+
+def interpreter_module_imported(node, cell) -> list[str]:
+    if not isinstance(node, (ast.Import, ast.ImportFrom)):
+        return []
+    names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+    return [n for n in names if n.split(".")[0] in INTERPRETER_MODULES]
+
+
+def assignment_into_a_module(node, cell) -> list[str]:
+    if not isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
+        return []
+    targets = getattr(node, "targets", None) or [node.target]
+    return [ast.unparse(t) for t in targets if isinstance(t, (ast.Attribute, ast.Subscript))
+            and root_name(t) in cell.modules]
+
+
+def rebinds_a_test_name(name, how, cell) -> list[str]:
+    course_import = how == cell.protected.get(name) and how.startswith("import")
+    return [name] if name in cell.protected and not course_import else []
+
+
+def rebinds_a_grader_name(name, how, cell) -> list[str]:
+    return [name] if name in GRADER_NAMES and not how.startswith(f"import {name}") else []
+
+
+# Rules on each node of a cell's code: the first that finds anything speaks for the node.
+NODE_RULES = (
+    Rule("error hooks", hook_attribute, "uses {}, which can hide test failures"),
+    Rule("interpreter internals", interpreter_internals, "uses {}, which reaches into the interpreter's own state"),
+    Rule("dynamic code", dynamic_code, "uses {} (dynamic code the grader cannot check)"),
+    Rule("input history", input_history, "reads {}, the notebook's input history (it holds the hidden tests)"),
+    Rule("computed attribute name", computed_attribute_name,
+         "uses {} with a computed name (the grader cannot check what it changes)"),
+    Rule("attribute changed by name", attribute_changed_by_name, "changes {}"),
+    Rule("interpreter module", interpreter_module_imported, "imports {}"),
+)
+# Checked on every node besides.
+MODULE_CHANGED = Rule("assignment into a module", assignment_into_a_module, "changes {} in an imported module")
+# Rules on each name a cell binds at top level: the first that matches speaks for the name.
+BINDING_RULES = (
+    Rule("a name the tests use", rebinds_a_test_name, "redefines {}, which the tests use"),
+    Rule("a name the grader uses", rebinds_a_grader_name, "redefines {}, which the grader uses"),
+)
+
+
+def first_findings(rules: tuple[Rule, ...], *place) -> list[str]:
+    return next((found for rule in rules if (found := rule.findings(*place))), [])
+
+
 def cell_findings(tree: ast.Module, modules: set[str], protected: dict[str, str]) -> list[str]:
     """What one student cell does to the tests' world."""
+    cell = StudentCell(modules, protected)
     found = []
     for node in ast.walk(tree):
-        if isinstance(node, ast.Attribute) and node.attr in HOOK_ATTRIBUTES:
-            found.append(f"uses {node.attr}, which can hide test failures")
-        elif isinstance(node, ast.Attribute) and node.attr in INTERNALS:
-            found.append(f"uses {node.attr}, which reaches into the interpreter's own state")
-        elif isinstance(node, ast.Name) and node.id in DYNAMIC_CODE:
-            found.append(f"uses {node.id} (dynamic code the grader cannot check)")
-        elif isinstance(node, ast.Name) and node.id in HISTORY:
-            found.append(f"reads {node.id}, the notebook's input history (it holds the hidden tests)")
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in NAMED_ACCESS
-              and len(node.args) >= 2 and not isinstance(node.args[1], ast.Constant)):
-            found.append(f"uses {node.func.id} with a computed name (the grader cannot check what it changes)")
-        elif (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.args
-              and node.func.id in NAMED_ACCESS - {"getattr"}
-              and (root_name(node.args[0]) in modules or root_name(node.args[0]) is None)):
-            found.append(f"changes {ast.unparse(node.args[0])} with {node.func.id}")
-        elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
-            found += [f"imports {n}" for n in names if n.split(".")[0] in ("builtins", "importlib", "gc")]
-        targets = getattr(node, "targets", None) or [getattr(node, "target", None)]
-        if isinstance(node, (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Delete)):
-            for target in targets:
-                if isinstance(target, (ast.Attribute, ast.Subscript)) and root_name(target) in modules:
-                    found.append(f"changes {ast.unparse(target)} in an imported module")
+        found += first_findings(NODE_RULES, node, cell) + MODULE_CHANGED.findings(node, cell)
     for name, how in bindings(tree).items():
-        if name in protected and not (how == protected[name] and how.startswith("import")):
-            found.append(f"redefines {name}, which the tests use")
-        elif name in GRADER_NAMES and not how.startswith(f"import {name}"):
-            found.append(f"redefines {name}, which the grader uses")
+        found += first_findings(BINDING_RULES, name, how, cell)
     return found
 
 
@@ -233,7 +271,7 @@ def protected_names(release, test_cells) -> dict[str, str]:
     defined = {name: "builtin" for name in dir(builtins)
                if name in GUARDED_BUILTINS or name.endswith(("Error", "Exception"))}
     for cell in release.cells:
-        if cell.cell_type == "code" and not is_answer(cell) and not is_test(cell):
+        if is_course_code(cell):
             defined.update(bindings(python_of(cell.source) or ast.Module([], [])))
     return {name: how for name, how in defined.items() if name in used and how != "assignment"}
 
@@ -265,7 +303,7 @@ def static_findings(notebook, release) -> list[str]:
     """'cell N: reason' for every student-written cell that tampers with the tests."""
     course = [c for c in release.cells if c.cell_type == "code" and not is_answer(c)]
     course_sources = {c.source for c in course}
-    course_cells = {c.get("id"): c for c in course if not is_test(c)}
+    course_cells = {c.get("id"): c for c in release.cells if is_course_code(c)}
     tests = [c for c in notebook.cells if c.cell_type == "code" and is_test(c)]
     protected = protected_names(release, tests)
     student_cells = [(i, c) for i, c in enumerate(notebook.cells)
@@ -292,7 +330,7 @@ def marked_output(cell, mark: str) -> dict | None:
 
 def runtime_findings(first, last) -> list[str]:
     """Differences between the grader's first and last cells (run inside the student's kernel)."""
-    start, end = marked_output(first, START_MARK), marked_output(last, END_MARK)
+    start, end = marked_output(first, kernel_probe.START_MARK), marked_output(last, kernel_probe.END_MARK)
     if start is None or end is None:
         return ["the grader's integrity check did not report (its output or the kernel was tampered with)"]
     changed = [key for key, value in start.items() if end["snapshot"].get(key) != value]
@@ -303,7 +341,7 @@ def runtime_findings(first, last) -> list[str]:
 
 def tests_not_run(notebook) -> list[str]:
     """Test cells the kernel never ran, although the notebook ran to its end."""
-    return [f"at run time: test cell {meta(c).get('grade_id')} did not run" for c in notebook.cells
+    return [f"at run time: test cell {grade_id(c)} did not run" for c in notebook.cells
             if c.cell_type == "code" and is_test(c) and c.source.strip() and c.get("execution_count") is None]
 
 
@@ -322,7 +360,7 @@ class CheckedExecute(SandboxedExecute):
     """Runs the notebook in the sandbox between the grader's two integrity cells."""
 
     def preprocess(self, nb, resources=None, km=None):
-        first, last = probe_cell(first_probe(protected_folders())), probe_cell(LAST_PROBE)
+        first, last = first_cell(protected_folders()), last_cell()
         for cell in nb.cells:
             cell.metadata["tags"] = [t for t in cell.metadata.get("tags", []) if t not in EXECUTION_TAGS]
         nb.cells = [first, *nb.cells, last]

@@ -119,9 +119,3 @@ def make_hook(protected, own_folder):
 def install(protected):
     """Watch from now on; the notebook's own folder is the kernel's working folder."""
     sys.addaudithook(make_hook(protected, os.getcwd()))
-
-
-def attempts_so_far():
-    box = []
-    sys.audit(REPORT_EVENT, box)
-    return box

@@ -10,38 +10,40 @@ workspace outside version control: `$COURSE_GRADING_WORKSPACE`, by default
 `grading/` at the top of the repository.
 """
 
-import os
-from pathlib import Path
+from nbgrader.converters import GenerateAssignment
 
-REPOSITORY = Path(__file__).resolve().parent.parent
-WORKSPACE = Path(os.environ.get("COURSE_GRADING_WORKSPACE", REPOSITORY / "grading")).resolve()
+from autograder import cells
+from autograder.units import RELEASE, SOURCE
+from autograder.workspace import COURSE_ID, Workspace
+from course import settings
+
+WORKSPACE = Workspace.from_settings()
 
 c = get_config()  # noqa: F821 (nbgrader injects get_config)
 
-c.CourseDirectory.course_id = "genlm-course"
-c.CourseDirectory.root = str(WORKSPACE)
+c.CourseDirectory.course_id = COURSE_ID
+c.CourseDirectory.root = str(WORKSPACE.root)
 # Absolute paths: nbgrader joins them onto the root unchanged.
-c.CourseDirectory.source_directory = str(REPOSITORY / "source")
-c.CourseDirectory.release_directory = os.environ.get(
-    "COURSE_RELEASE_DIRECTORY", str(REPOSITORY / "release")
-)
+c.CourseDirectory.source_directory = str(SOURCE)
+c.CourseDirectory.release_directory = str(settings.release_directory() or RELEASE)
 # The gradebook: SQLite in the workspace, or any database nbgrader takes (COURSE_GRADEBOOK_URL,
 # e.g. postgresql://user@host/course for several instructors at once).
-c.CourseDirectory.db_url = os.environ.get("COURSE_GRADEBOOK_URL") or f"sqlite:///{WORKSPACE / 'gradebook.db'}"
+c.CourseDirectory.db_url = WORKSPACE.gradebook_url
 # Test-only files beside a unit's notebook (its mutants) never reach students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "mutants.py"]
 
+# Every student notebook starts with the Colab set-up cell (autograder/setup_cell.py); source/ does not hold it.
+c.GenerateAssignment.preprocessors = [
+    "autograder.setup_cell.AddSetupCell", *GenerateAssignment.class_traits()["preprocessors"].default()
+]
+
 # What an unanswered exercise does: fail loudly, and say what to do.
-c.ClearSolutions.code_stub = {
-    "python": "# YOUR CODE HERE\n"
-    'raise NotImplementedError("Exercise not done yet: replace this line with your code, '
-    'then run the tests below.")'
-}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+c.ClearSolutions.code_stub = {"python": cells.CODE_STUB}
+c.ClearSolutions.text_stub = cells.TEXT_STUB
 
 # Grading must be quick: a cell that runs longer than this is stopped and scores zero
 # (COURSE_CELL_TIMEOUT overrides it; the adversarial tests use a short one).
-c.Execute.timeout = int(os.environ.get("COURSE_CELL_TIMEOUT", 120))
+c.Execute.timeout = settings.cell_timeout()
 c.Execute.interrupt_on_timeout = True
 # After a cell's reply, its last output may lag on a busy machine: wait for it
 # rather than abandon the whole submission (nbclient's default is 4 s).
@@ -75,7 +77,7 @@ c.IgnorePattern.pattern = (
 
 # Feedback keeps test names, points and messages but not the hidden tests' code
 # (set COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS=1 to get nbgrader's full feedback).
-if os.environ.get("COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS") != "1":
+if not settings.feedback_shows_hidden_tests():
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "autograder.feedback.HideHiddenTests",

@@ -36,35 +36,29 @@ from jupyter_client.manager import AsyncKernelManager
 from nbgrader.preprocessors import Execute
 
 import course
-from course import data
+from course import data, settings
 
 BUBBLEWRAP = "bubblewrap"
 FIRST_SANDBOX_UID = 100000  # kernels of a root grader run as 100000 + n, users that own nothing
 COURSE_PACKAGE = Path(course.__file__).resolve().parent
 KEPT_VARIABLES = ("PATH", "LANG", "LANGUAGE", "TZ", "PYTHONPATH", "NBGRADER_EXECUTION", "MPLBACKEND",
                   "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-KEPT_PREFIXES = ("LC_", "TF_", "COURSE_")
-HIDDEN_COURSE_VARIABLES = ("COURSE_GRADING_WORKSPACE", "COURSE_MAIN_WORKSPACE", "COURSE_RELEASE_DIRECTORY")
+KEPT_PREFIXES = ("LC_", "TF_", settings.PREFIX)
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-kernel resource limits; COURSE_SANDBOX_* variables override them (tests use small ones)."""
+    """Per-kernel resource limits (course.settings: the COURSE_SANDBOX_* settings; tests use small ones)."""
 
-    memory_mb: int = 6144  # address space: TensorFlow alone maps about 1 GiB
-    processes: int = 256  # processes and threads of the sandbox's user
-    cpu_seconds: int = 1200
-    file_mb: int = 1024  # the largest file it may write
-    tmp_mb: int = 1024  # its in-memory /tmp and /dev/shm, each (they count against the machine's memory)
+    memory_mb: int
+    processes: int
+    cpu_seconds: int
+    file_mb: int
+    tmp_mb: int
 
     @classmethod
     def from_environment(cls) -> "Limits":
-        def number(name: str, default: int) -> int:
-            return int(os.environ.get(f"COURSE_SANDBOX_{name}", default))
-
-        return cls(number("MEMORY_MB", cls.memory_mb), number("PROCESSES", cls.processes),
-                   number("CPU_SECONDS", cls.cpu_seconds), number("FILE_MB", cls.file_mb),
-                   number("TMP_MB", cls.tmp_mb))
+        return cls(**settings.sandbox_limits())
 
     def prlimit(self) -> list[str]:
         return ["prlimit", f"--as={self.memory_mb * 2**20}", f"--nproc={self.processes}",
@@ -178,8 +172,8 @@ def bubblewrap_problem() -> str | None:
 
 def sandbox_kind() -> str:
     """'bubblewrap', or 'fallback: <why>'. COURSE_SANDBOX=fallback forces the fallback (tests)."""
-    if os.environ.get("COURSE_SANDBOX") == "fallback":
-        return "fallback: forced by COURSE_SANDBOX=fallback"
+    if settings.sandbox_forced_to_fall_back():
+        return f"fallback: forced by {settings.SANDBOX.variable}=fallback"
     problem = bubblewrap_problem()
     return f"fallback: {problem}" if problem else BUBBLEWRAP
 
@@ -218,8 +212,9 @@ def kernel_command(command: list[str], writable: list[Path], kind: str, user: in
 
 def kernel_environment(environment: dict[str, str], kind: str, home: Path) -> dict[str, str]:
     """Only what a notebook needs: no tokens or paths of the grader's own environment."""
+    hidden = settings.hidden_from_kernel()
     kept = {name: value for name, value in environment.items()
-            if (name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)) and name not in HIDDEN_COURSE_VARIABLES}
+            if (name in KEPT_VARIABLES or name.startswith(KEPT_PREFIXES)) and name not in hidden}
     home = "/tmp" if kind == BUBBLEWRAP else str(home)
     kept.update(HOME=home, TMPDIR=home, MPLCONFIGDIR=os.path.join(home, "matplotlib"))
     return kept
@@ -240,7 +235,7 @@ class SandboxedKernelManager(AsyncKernelManager):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.sandbox = os.environ.get("COURSE_SANDBOX_KIND") or sandbox_kind()
+        self.sandbox = settings.sandbox_kind() or sandbox_kind()
         self.transport = "ipc"
         self.kernel_folder = Path(tempfile.mkdtemp(prefix="course-kernel-"))
         self.connection_file = str(self.kernel_folder / "connection.json")

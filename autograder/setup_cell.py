@@ -1,14 +1,15 @@
-"""Keep the Colab set-up cell (course.colab.SETUP_CELL) as the first code cell of every source notebook.
+"""The Colab set-up cell (course.colab.SETUP_CELL), added to every student notebook at release time.
 
-The `course-grader release` command calls this before generating the student
-versions, so a new unit gets the cell without anyone adding it by hand.
+``course-grader release`` runs nbgrader's generate_assignment with ``AddSetupCell``
+first (nbgrader_config.py), so every released notebook starts with the cell
+and a new unit gets it without anyone adding it by hand. source/ never holds
+it: the generator does not edit its own input.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from course.colab import SETUP_CELL, SETUP_CELL_TAG
 
@@ -32,10 +33,9 @@ def with_setup_cell(notebook) -> bool:
     return True
 
 
-def ensure_setup_cell(path: Path) -> bool:
-    """Rewrite ``path`` only when its set-up cell is missing or out of date; True if it was rewritten."""
-    notebook = nbformat.read(path, as_version=4)
-    if not with_setup_cell(notebook):
-        return False
-    nbformat.write(notebook, path)
-    return True
+class AddSetupCell(NbGraderPreprocessor):
+    """generate_assignment's first step: the released notebook gets the set-up cell."""
+
+    def preprocess(self, nb, resources):
+        with_setup_cell(nb)
+        return nb, resources

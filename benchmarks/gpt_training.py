@@ -50,8 +50,8 @@ REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+from autograder.cells import run_cells  # noqa: E402
 from course import cpu_training, data, gpt_lab, runtime  # noqa: E402
-from tests.notebooks import run_cells  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 NOTEBOOK = REPOSITORY / "source" / "04_gpt_wine_reviews" / "gpt_wine_reviews.ipynb"

@@ -7,7 +7,8 @@ untouched release) is collected once per run and graded with
 ``course-grader grade --workers 1`` and ``--workers N`` in fresh workspaces.
 Reported: submissions per minute for each, the speed-up, and where one
 submission's time goes (kernel start, the first code cell with its imports,
-the other cells) measured with nbclient on the solution notebook.
+the other cells) measured with nbclient on the solution notebook (the source:
+it has no Colab set-up cell, which does nothing outside Colab).
 Results go to benchmarks/results/grading_throughput-<submissions>.json.
 """
 
@@ -53,7 +54,7 @@ def timed_grading(unit, inbox: Path, workspace: Path, workers: int) -> float:
 
 
 def where_time_goes(unit) -> dict[str, float]:
-    """Kernel start, the first two code cells (Colab set-up, imports and the environment check),
+    """Kernel start, the first code cell (imports and the environment check),
     and the remaining cells of one run, in grading mode."""
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     notebook = nbformat.read(unit.notebook, as_version=4)
@@ -62,10 +63,10 @@ def where_time_goes(unit) -> dict[str, float]:
     with client.setup_kernel():
         started = time.perf_counter()
         code = [(i, c) for i, c in enumerate(notebook.cells) if c.cell_type == "code"]
-        for index, cell in code[:2]:
+        for index, cell in code[:1]:
             client.execute_cell(cell, index)
         imported = time.perf_counter()
-        for index, cell in code[2:]:
+        for index, cell in code[1:]:
             client.execute_cell(cell, index)
         finished = time.perf_counter()
     del os.environ["NBGRADER_EXECUTION"]

@@ -56,9 +56,10 @@ from tqdm import tqdm
 REPOSITORY = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPOSITORY))
 
-from autograder import cli  # noqa: E402
-from autograder import readme  # noqa: E402
+from autograder import cells, cli, readme  # noqa: E402
 from autograder.units import Unit, UnitError, all_units, find_unit  # noqa: E402
+from autograder.workspace import Workspace  # noqa: E402
+from course import settings  # noqa: E402
 
 RESULTS = readme.BENCHMARK_RESULTS
 TARGETS = {"notebook_seconds": 300, "notebook_peak_mib": 2048, "grading_seconds": 60}
@@ -143,7 +144,7 @@ def kernel_pid(client: NotebookClient) -> int:
 
 
 def describe_cell(cell, index: int) -> str:
-    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+    grade_id = cells.grade_id(cell)
     first_line = cell.source.strip().splitlines()[0][:60] if cell.source.strip() else ""
     return f"cell {index}" + (f" ({grade_id})" if grade_id else "") + f": {first_line!r}"
 
@@ -166,7 +167,7 @@ def run_notebook(unit: Unit, mode: str) -> tuple[float, float]:
         client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(folder)}})
         # An empty weight cache: the run trains its model, as a student's first run does.
-        with environment(COURSE_MODE=mode, COURSE_CACHE_DIR=str(Path(scratch) / "cache")):
+        with environment(**settings.MODE.assign(mode), **settings.CACHE_DIR.assign(Path(scratch) / "cache")):
             started = time.perf_counter()
             with client.setup_kernel(), PeakMemory(kernel_pid(client)) as memory:
                 execute_cells(client, notebook, f"{unit.name} ({mode})")
@@ -197,8 +198,7 @@ def read_score(scores_csv: Path) -> tuple[float | None, float | None]:
 def points_by_hand(unit: Unit) -> float:
     """Points of the unit's hand-graded answers: autograding leaves them out of the score."""
     notebook = nbformat.read(unit.notebook, as_version=4)
-    metas = [c.metadata.get("nbgrader", {}) for c in notebook.cells]
-    return sum(float(m.get("points", 0)) for m in metas if m.get("solution") and m.get("grade"))
+    return sum(cells.points(c) for c in notebook.cells if cells.is_graded_by_hand(c))
 
 
 def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float | None]:
@@ -212,7 +212,7 @@ def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float 
         with PeakMemory(os.getpid()) as memory:
             course_grader("--workspace", str(workspace), "grade", unit.name)
         seconds = time.perf_counter() - started
-        score, max_score = read_score(workspace / f"scores-{unit.name}.csv")
+        score, max_score = read_score(Workspace(workspace).scores_csv(unit))
     return round(seconds, 1), memory.mib, score, max_score
 
 

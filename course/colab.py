@@ -4,8 +4,8 @@
 public repository: this one, or the student pack published on its own). The
 set-up cell is made from it, and tests/test_colab.py checks that the notebooks'
 cells and the README's "Open in Colab" links agree with it. Change it here, then
-run ``course-grader release`` (which rewrites the set-up cells) and update the
-README links the test names.
+run ``course-grader release`` (which puts the set-up cell into every released
+notebook: source/ never holds it) and update the README links the test names.
 
 Colab has its own NumPy, TensorFlow, PyTorch, transformers, ipywidgets and
 matplotlib, so the cell installs only the course helpers (``--no-deps``) and

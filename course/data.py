@@ -24,7 +24,6 @@ import functools
 import gzip
 import hashlib
 import json
-import os
 import shutil
 import sys
 import urllib.error
@@ -34,6 +33,8 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 import numpy as np
+
+from . import settings
 
 REVIEW_FIELDS = ("country", "province", "variety", "description")
 DATASET_FOLDER = "wine-reviews"
@@ -97,10 +98,8 @@ class DownloadError(RuntimeError):
 
 def data_dir() -> Path:
     """The folder that holds ``wine-reviews/``: ``$COURSE_DATA_DIR`` or the repository's ``data/``."""
-    configured = os.environ.get("COURSE_DATA_DIR")
-    if configured:
-        return Path(configured).expanduser().resolve()
-    return REPOSITORY_DATA
+    configured = settings.data_dir()
+    return configured.expanduser().resolve() if configured else REPOSITORY_DATA
 
 
 def readable_folders() -> list[Path]:
@@ -194,7 +193,7 @@ def sha256_of(path: Path) -> str:
 def sources_to_try() -> tuple[Source, ...]:
     """The public copies, in order; or only ``$COURSE_DATA_MIRROR/<file name>`` when a mirror is set (a
     university server, a USB stick served on a LAN), which may hold either pinned copy."""
-    mirror = os.environ.get("COURSE_DATA_MIRROR")
+    mirror = settings.data_mirror()
     if mirror:
         pinned = tuple(digest for source in FULL_DATASET_SOURCES for digest in source.sha256)
         fewest = min(source.min_reviews for source in FULL_DATASET_SOURCES)

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -29,8 +28,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .cpu_training import cross_entropy
+from .settings import cache_dir
 
-CACHE_ENV = "COURSE_CACHE_DIR"
 
 
 def split_punctuation(texts: Sequence[str]) -> list[str]:
@@ -171,11 +170,6 @@ def train(model, batches, validation: tuple[np.ndarray, np.ndarray], epochs: int
     report = EpochReport(validation, sample, verbose)
     model.fit(batches, epochs=epochs, callbacks=[report.callback], shuffle=False, verbose=1 if verbose else 0)
     return report.history
-
-
-def cache_dir() -> Path:
-    """Where trained weights are kept: ``$COURSE_CACHE_DIR``, else ``~/.cache/genlm-course``."""
-    return Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "genlm-course")
 
 
 def cache_path(name: str, settings: dict) -> Path:

@@ -28,15 +28,17 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from . import settings
+
 STUDENT, FAST, GRADING = "student", "fast", "grading"
 MODES = (STUDENT, FAST, GRADING)
 
 
 def mode() -> str:
     """Return ``"student"``, ``"fast"`` or ``"grading"`` from the environment."""
-    if os.environ.get("NBGRADER_EXECUTION"):
+    if settings.nbgrader_execution():
         return GRADING
-    requested = os.environ.get("COURSE_MODE", STUDENT).strip().lower() or STUDENT
+    requested = settings.mode()
     if requested not in MODES:
         raise ValueError(
             f"COURSE_MODE={requested!r} is not a mode; use one of {', '.join(MODES)} "
@@ -80,4 +82,4 @@ def describe() -> str:
         return "Mode: student (full lesson). Set COURSE_MODE=fast for a quick smoke run."
     if current == FAST:
         return "Mode: fast (tiny budgets for CI and quick checks). Unset COURSE_MODE for the full lesson."
-    return f"Mode: grading (nbgrader {os.environ['NBGRADER_EXECUTION']}): small budgets, no long training."
+    return f"Mode: grading (nbgrader {settings.nbgrader_execution()}): small budgets, no long training."

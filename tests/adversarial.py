@@ -23,7 +23,6 @@ from . import contract
 from . import notebooks as nb
 
 UNIT = find_unit("03_attention")
-MARKER_LINES = ("### BEGIN SOLUTION", "### END SOLUTION")
 TAMPERING = "graded: 0 for tampering"
 NOT_READABLE = "not graded: not a readable Jupyter notebook"
 KERNEL_DIED = "not graded: the kernel died"
@@ -49,8 +48,7 @@ def solved():
     notebook = release()
     answers = nb.answer_cells(nb.read(UNIT.notebook))
     for grade_id, cell in nb.answer_cells(notebook).items():
-        lines = answers[grade_id].source.splitlines()
-        cell.source = "\n".join(line for line in lines if line.strip() not in MARKER_LINES)
+        cell.source = nb.without_solution_markers(answers[grade_id].source)
     return notebook
 
 
@@ -92,7 +90,7 @@ def edited(change: Callable, base=release):
 
 
 def test_cells(notebook):
-    return [c for c in notebook.cells if nb.nbgrader_meta(c).get("grade") and not nb.nbgrader_meta(c).get("solution")]
+    return list(nb.test_cells(notebook).values())
 
 
 def delete_tests(notebook):
@@ -288,7 +286,8 @@ CASES: dict[str, Case] = {
     "loop": Case(hostile("while True:\n    pass"), 10, "graded", zero_tests=["test_causal_mask"]),
     # ... unless it ignores the interrupt: then nothing more can run in that kernel
     "deaf": Case(hostile(IGNORES_INTERRUPTS),
-                 None, "not graded: a cell ran over its time limit and did not stop when interrupted"),
+                 None, "not graded: a cell ran over its time limit and did not stop when interrupted",
+                 "(COURSE_CELL_TIMEOUT: 60 s)"),  # the limit test_adversarial_grading.LIMITS sets
     "exit": Case(hostile("import sys\nsys.exit(3)"), 10, "graded", zero_tests=["test_causal_mask"]),
     "memory": Case(hostile("import numpy as np\nhog = []\ntry:\n    while True:\n        hog.append(np.ones(2**24))\n"
                            "finally:\n    hog.clear()"),

@@ -7,11 +7,11 @@ import ast
 import copy
 from pathlib import Path
 
+from autograder.cells import MARKERS
 from autograder.integrity import bindings, python_of, shape
 
 from . import notebooks as nb
 
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 # A helper re-implements an answer when the statements it shares with the answer's
 # solution (compared by shape: see normalised) hold at least this share of the
 # solution's AST nodes. Shared statements of fewer nodes (`x[i]`, `if n < 1:`) are

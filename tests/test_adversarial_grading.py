@@ -14,12 +14,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
-import os
 import sqlite3
 
 import pytest
 
 from autograder import cli, sandbox
+from course import settings
 
 from . import adversarial as adv
 from . import notebooks as nb
@@ -37,7 +37,7 @@ def require_bubblewrap():
     kind = sandbox.sandbox_kind()
     if kind != sandbox.BUBBLEWRAP:
         message = f"these checks need the bubblewrap sandbox: {kind}"
-        if os.environ.get("COURSE_REQUIRE_BUBBLEWRAP") == "1":
+        if settings.require_bubblewrap():
             pytest.fail(f"{message} (set COURSE_REQUIRE_BUBBLEWRAP=0 to skip them on this machine)")
         pytest.skip(message)
 
@@ -152,6 +152,18 @@ def test_a_notebook_over_its_time_limit_is_stopped_with_all_its_processes(tmp_pa
     announced = sandbox.describe(sandbox.sandbox_kind())
     assert row["sandbox"] == announced and announced in capsys.readouterr().out
     assert ("WEAKER fallback" in announced) == (kind == "fallback")
+
+
+def test_a_cell_that_ignores_its_interrupt_is_reported_with_the_cell_limit_in_force(tmp_path, monkeypatch):
+    """nbclient's own message names the 30 s it then waits for the kernel's output; the status names the limit."""
+    monkeypatch.setenv("COURSE_SANDBOX", "fallback")
+    monkeypatch.setenv("COURSE_CELL_TIMEOUT", "7")
+    workspace = tmp_path / "workspace"
+    collect(workspace, {"deaf": adv.CASES["deaf"]})
+    assert cli.main(["grade", UNIT.name, "--workers", "1", "--workspace", str(workspace)]) == 1
+    status = scores(workspace)["deaf"]["status"]
+    assert status.startswith(adv.CASES["deaf"].status) and "(COURSE_CELL_TIMEOUT: 7 s)" in status, status
+    assert "30 seconds" not in status, status
 
 
 def test_the_weaker_fallback_still_grades_and_says_so(tmp_path, monkeypatch, capsys):

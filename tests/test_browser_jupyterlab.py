@@ -36,12 +36,13 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 from autograder.units import RELEASE, all_units
+from course import settings
 
 from . import notebooks as nb
 from .conftest import REPOSITORY
 from .test_open_course import free_port
 
-CHROMIUM = Path(os.environ.get("COURSE_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM = settings.chromium()
 # Chromium on a machine with no route out: no background traffic, no first-run work.
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -165,8 +166,8 @@ def wait_for_http(url: str, server: subprocess.Popen, log: Path, seconds: float 
 def browser(tmp_path_factory):
     """Headless Debian Chromium with a fresh profile (Playwright never downloads a browser here)."""
     if not CHROMIUM.exists():
-        if os.environ.get("COURSE_NO_BROWSER"):  # set by run-tests.sh where apt-get cannot install it
-            pytest.skip(os.environ["COURSE_NO_BROWSER"])
+        if settings.no_browser():  # set by run-tests.sh where apt-get cannot install it
+            pytest.skip(settings.no_browser())
         pytest.fail(f"{CHROMIUM} not found: install Debian's chromium (`apt-get install chromium`; "
                     "run-tests.sh does this as root) or set COURSE_CHROMIUM to a Chromium binary")
     with sync_playwright() as playwright:

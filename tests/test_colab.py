@@ -22,10 +22,9 @@ import textwrap
 import threading
 import zipfile
 
-import nbformat
 import pytest
 
-from autograder.setup_cell import ensure_setup_cell, with_setup_cell
+from autograder.setup_cell import is_setup_cell, with_setup_cell
 from autograder.units import RELEASE, all_units
 from course import colab, data
 
@@ -41,18 +40,22 @@ def first_code_cell(path):
 
 
 @pytest.mark.parametrize("unit", UNITS)
-def test_every_notebook_starts_with_the_setup_cell(unit):
-    for path in (unit.notebook, RELEASE / unit.name / unit.notebook.name):
-        cell = first_code_cell(path)
-        assert cell.source == colab.SETUP_CELL and colab.SETUP_CELL_TAG in cell.metadata.get("tags", []), (
-            f"{path.relative_to(REPOSITORY)} must start with course.colab.SETUP_CELL: run `course-grader release`"
-        )
+def test_every_released_notebook_starts_with_the_setup_cell_and_no_source_holds_it(unit):
+    path = RELEASE / unit.name / unit.notebook.name
+    cell = first_code_cell(path)
+    assert cell.source == colab.SETUP_CELL and colab.SETUP_CELL_TAG in cell.metadata.get("tags", []), (
+        f"{path.relative_to(REPOSITORY)} must start with course.colab.SETUP_CELL: run `course-grader release`"
+    )
+    assert not [c for c in nb.read(unit.notebook).cells if is_setup_cell(c) or c.source == colab.SETUP_CELL], (
+        f"{unit.notebook.relative_to(REPOSITORY)}: the release adds the set-up cell; source/ must not hold it"
+    )
 
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_the_environment_check_comes_right_after_the_setup_cell(unit):
     """Wherever a student opens the notebook, its first own cell says whether the environment is ready."""
-    code = [cell.source for cell in nb.read(unit.notebook).cells if cell.cell_type == "code"]
+    code = [cell.source for cell in nb.read(RELEASE / unit.name / unit.notebook.name).cells
+            if cell.cell_type == "code"]
     assert "environment.check(" in code[1], f"{unit.notebook.name}'s second code cell must call environment.check"
 
 
@@ -76,14 +79,17 @@ def test_setup_cell_is_added_once_before_the_first_code_cell():
     assert with_setup_cell(notebook) is True and notebook.cells[first_code].source == colab.SETUP_CELL
 
 
-def test_ensure_setup_cell_rewrites_a_notebook_only_when_needed(tmp_path):
-    notebook = nb.read(all_units()[0].notebook)
-    notebook.cells = [c for c in notebook.cells if colab.SETUP_CELL_TAG not in c.metadata.get("tags", [])]
-    path = tmp_path / "unit.ipynb"
-    nbformat.write(notebook, path)
-    assert ensure_setup_cell(path) is True and first_code_cell(path).source == colab.SETUP_CELL
-    written = path.read_bytes()
-    assert ensure_setup_cell(path) is False and path.read_bytes() == written
+def test_the_release_adds_the_setup_cell_and_leaves_source_alone(tmp_path):
+    from autograder import cli
+    from autograder.workspace import Workspace
+
+    unit = all_units()[0]
+    before = unit.notebook.read_bytes()
+    cli.release([unit], Workspace(tmp_path / "grading"), release_directory=tmp_path / "release")
+    released = tmp_path / "release" / unit.name / unit.notebook.name
+    assert first_code_cell(released).source == colab.SETUP_CELL and first_code_cell(released).id == "colab-setup"
+    assert released.read_bytes() == (RELEASE / unit.name / unit.notebook.name).read_bytes(), "as committed"
+    assert unit.notebook.read_bytes() == before, "the release does not write into source/"
 
 
 def run_cell_watching_subprocesses(prelude: str, env: dict) -> dict:

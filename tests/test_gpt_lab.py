@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from autograder.units import find_unit  # noqa: E402
-from course import cpu_training, data, gpt_lab, widgets  # noqa: E402
+from course import cpu_training, data, gpt_lab, settings, widgets  # noqa: E402
 
 from . import notebooks as nb  # noqa: E402
 
@@ -75,7 +75,7 @@ def test_validation_loss_is_the_mean_over_real_tokens_only():
 
 
 def test_train_or_load_trains_once_then_loads(unit4, tmp_path, monkeypatch):
-    monkeypatch.setenv(gpt_lab.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(settings.CACHE_DIR.variable, str(tmp_path))
     path = gpt_lab.cache_path("wine-gpt", TINY)
     assert path.parent == tmp_path and path != gpt_lab.cache_path("wine-gpt", dict(TINY, embed_dim=32))
     first, _ = unit4["build_gpt"](**TINY)

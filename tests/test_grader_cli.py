@@ -10,6 +10,7 @@ import pytest
 
 from autograder import cli
 from autograder.collector import student_id_from
+from autograder.outcome import Outcome
 from autograder.units import RELEASE, UnitError, find_unit
 
 UNIT = find_unit("1")
@@ -98,6 +99,37 @@ def test_collect_bad_input_is_a_clear_error(tmp_path, capsys, make_input, messag
 def test_grade_without_submissions_says_to_collect_first(tmp_path, capsys):
     assert grader(tmp_path, "grade", "1") == 2
     assert "course-grader collect" in capsys.readouterr().err
+
+
+def test_each_outcome_reads_in_the_status_column_as_before():
+    stopped = Outcome.not_graded("ran over 40 s (its kernel was stopped)")
+    assert [Outcome.graded().status, stopped.status, Outcome.tampering(["cell 3: uses exec", "cell 4: imports gc"]).status,
+            Outcome.tampering(["cell 3: uses exec"], unfinished=stopped).status] == [
+        "graded", "not graded: ran over 40 s (its kernel was stopped)",
+        "graded: 0 for tampering (cell 3: uses exec; cell 4: imports gc)",
+        "graded: 0 for tampering (cell 3: uses exec); nbgrader could not finish (ran over 40 s (its kernel was stopped))",
+    ]
+    assert stopped.failed and not Outcome.tampering(["x"]).failed and not Outcome.tampering(["x"]).is_graded
+
+
+@pytest.mark.parametrize("place", ["before", "after"])
+def test_the_workspace_option_works_before_or_after_the_command(tmp_path, capsys, place):
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(RELEASED, inbox / "alice_ngrams_rnn.ipynb")
+    workspace = ["--workspace", str(tmp_path / "ws")]
+    in_place = (lambda *args: [*workspace, *args]) if place == "before" else (lambda *args: [*args, *workspace])
+    assert cli.main(in_place("collect", "1", str(inbox))) == 0
+    assert submitted(tmp_path / "ws") == [f"alice/{UNIT.name}/{NOTEBOOK}"]
+    empty = ["--workspace", str(tmp_path / "empty")]
+    assert cli.main(["grade", "1", *empty] if place == "after" else [*empty, "grade", "1"]) == 2
+    assert f"{tmp_path / 'empty' / 'submitted'}" in capsys.readouterr().err, "the workspace given is the one used"
+
+
+def test_the_workspace_option_after_the_command_wins_over_the_one_before(tmp_path):
+    args = cli.parse_args(["--workspace", str(tmp_path / "a"), "grade", "1", "--workspace", str(tmp_path / "b")])
+    assert args.workspace == tmp_path / "b"
+    assert cli.parse_args(["grade", "1"]).workspace == cli.DEFAULT_ROOT
 
 
 @pytest.mark.slow

@@ -6,7 +6,8 @@ import socket
 
 import pytest
 
-from autograder import integrity, kernel_guard
+from autograder import integrity, kernel_guard, kernel_probe
+from autograder.setup_cell import with_setup_cell
 from autograder.units import RELEASE, all_units, find_unit
 
 from . import notebooks as nb
@@ -73,6 +74,7 @@ def test_a_course_cell_the_student_touched_is_still_the_courses():
     repository address), is not the student's code; a line the student added to it is."""
     release = nb.read(RELEASE / UNIT.name / UNIT.notebook.name)
     notebook = nb.read(UNIT.notebook)
+    with_setup_cell(notebook)  # the student's copy came from the release, which has it
     cells = {cell.get("id"): cell for cell in notebook.cells}
     cells["colab-setup"].source = cells["colab-setup"].source.replace("github.com/", "github.com/someone-else/")
     helpers = next(c for c in notebook.cells if "def flat_params" in c.source and not nb.nbgrader_meta(c))
@@ -185,6 +187,24 @@ def test_the_kernel_guard_leaves_ordinary_work_alone_and_never_raises(tmp_path, 
 
 
 def test_a_second_integrity_report_is_taken_for_a_forgery():
-    report = f"{integrity.END_MARK}{{}}"
+    report = f"{kernel_probe.END_MARK}{{}}"
     cell = nb.nbformat.v4.new_code_cell(outputs=[nb.nbformat.v4.new_output("stream", text=f"{report}\n{report}\n")])
-    assert integrity.marked_output(cell, integrity.END_MARK) is None
+    assert integrity.marked_output(cell, kernel_probe.END_MARK) is None
+
+
+def test_the_grader_cells_report_from_a_real_kernel(tmp_path):
+    """kernel_guard.py and kernel_probe.py, read as files and run in a live kernel as the grader runs them:
+    an honest cell leaves the reports equal; one that patches numpy and reads the sources is caught."""
+    honest = "import numpy as np\nx = np.ones(3)"
+    patching = f"import numpy as np\nnp.allclose = lambda *a, **k: True\nopen({str(UNIT.notebook)!r}).read()"
+    found = {}
+    for name, code in (("honest", honest), ("patching", patching)):
+        first, last = integrity.first_cell([str(UNIT.folder)]), integrity.last_cell()
+        notebook = nb.nbformat.v4.new_notebook(cells=[first, nb.nbformat.v4.new_code_cell(code), last])
+        with nb.live_kernel(notebook, tmp_path, timeout=120):
+            pass
+        found[name] = integrity.runtime_findings(first, last)
+    assert found["honest"] == []
+    assert "at run time: numpy.allclose was changed" in found["patching"]
+    assert "at run time: numpy.allclose was replaced by a function written in the notebook" in found["patching"]
+    assert f"at run time: tried to read {UNIT.notebook}" in found["patching"]
