@@ -66,8 +66,8 @@ def units_table(units: list[Unit], release: Path = RELEASE) -> str:
 
 # --- the benchmark table ------------------------------------------------------
 
-BENCHMARK_HEADER = ["unit", "mode", "notebook time", "peak memory", "one autograded submission", "score", "date",
-                    "machine cores"]
+BENCHMARK_HEADER = ["unit", "mode", "notebook time", "peak memory", "one autograded submission", "score", "data",
+                    "date", "machine cores"]
 
 
 def seconds_text(value: float | None) -> str:
@@ -82,11 +82,18 @@ def score_text(result: dict) -> str:
     return f"{text} ({by_hand:g} by hand)" if by_hand else text
 
 
+def data_text(result: dict) -> str:
+    used = result.get("data")
+    if not used:
+        return "-"
+    return f"{'shipped subset' if used['shipped_subset'] else used['file']}, {used['reviews']:,} reviews"
+
+
 def benchmark_row(result: dict) -> list[str]:
     return [
         result["unit"], result["mode"], seconds_text(result["notebook_seconds"]),
         f"{result['notebook_peak_mib']:.0f} MiB", seconds_text(result.get("grading_seconds")),
-        score_text(result), result["date"][:10], str(result["cpu_count"]),
+        score_text(result), data_text(result), result["date"][:10], str(result["cpu_count"]),
     ]
 
 

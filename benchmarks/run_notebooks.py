@@ -59,7 +59,7 @@ sys.path.insert(0, str(REPOSITORY))
 from autograder import cells, cli, readme  # noqa: E402
 from autograder.units import Unit, UnitError, all_units, find_unit  # noqa: E402
 from autograder.workspace import Workspace  # noqa: E402
-from course import settings  # noqa: E402
+from course import data, settings  # noqa: E402
 
 RESULTS = readme.BENCHMARK_RESULTS
 TARGETS = {"notebook_seconds": 300, "notebook_peak_mib": 2048, "grading_seconds": 60}
@@ -241,6 +241,13 @@ def targets(result: dict) -> dict:
     return checks
 
 
+def data_used() -> dict:
+    """The Wine Reviews file the notebooks read in this environment, as their environment check names it."""
+    path = data.find_reviews_file()
+    shown = path.relative_to(REPOSITORY) if path.is_relative_to(REPOSITORY) else path
+    return {"file": str(shown), "shipped_subset": path == data.SHIPPED_SUBSET.path, "reviews": data.review_count(path)}
+
+
 def benchmark(unit: Unit, mode: str, skip_grading: bool) -> dict:
     notebook_seconds, notebook_peak = run_notebook(unit, mode)
     grading = (None, None, None, None) if skip_grading else grade_one_submission(unit)
@@ -254,6 +261,7 @@ def benchmark(unit: Unit, mode: str, skip_grading: bool) -> dict:
         "grading_score": grading[2],
         "grading_max_score": grading[3],
         "grading_points_by_hand": None if skip_grading else points_by_hand(unit),
+        "data": data_used(),
         "cpu_count": os.cpu_count(),
         "machine": machine(),
         "python": platform.python_version(),
