@@ -24,6 +24,7 @@ import pytest
 from autograder import cli
 from course import data
 from autograder.units import RELEASE, REPOSITORY, all_units
+from autograder.workspace import Workspace
 
 from . import contract
 from . import notebooks as nb
@@ -91,7 +92,7 @@ def test_a_source_reads_the_data_it_names(unit, executed_source):
 
 
 def test_b_release_matches_a_fresh_generate_assignment(unit, tmp_path):
-    cli.release([unit], release_directory=tmp_path, workspace=tmp_path / "workspace")
+    cli.release([unit], Workspace(tmp_path / "workspace"), release_directory=tmp_path)
     differences = contract.release_differences(RELEASE / unit.name, tmp_path / unit.name)
     assert differences == [], "release/ was edited by hand or is stale: run `course-grader release`"
 
