@@ -222,9 +222,16 @@ def download(sources: tuple[Source, ...] | None = None, folder: Path | None = No
     raise DownloadError(
         "Could not download the full Wine Reviews data. Tried, in order:\n" + "\n".join(failures) + "\n"
         "Check your internet connection and run `course-data download` again, or copy "
-        f"{FULL_FILENAME} (Kaggle zynicide/wine-reviews) by hand into {target.parent} (see data/README.md). "
-        f"Meanwhile the notebooks use the shipped subset of {review_count(SHIPPED_SUBSET.path):,} reviews."
+        f"{FULL_FILENAME} (Kaggle zynicide/wine-reviews) by hand into {target.parent} (see data/README.md)."
+        + meanwhile()
     )
+
+
+def meanwhile() -> str:
+    """What the notebooks read until the download works: the shipped subset, where this install has it."""
+    if not SHIPPED_SUBSET.path.is_file():  # an install from a wheel (Colab) carries no data
+        return ""
+    return f" Meanwhile the notebooks use the shipped subset of {review_count(SHIPPED_SUBSET.path):,} reviews."
 
 
 def fetch(source: Source, target: Path, timeout: float) -> Path:

@@ -424,3 +424,11 @@ def test_main_download_saves_file(remote_csv, tmp_path, monkeypatch, capsys):
 def test_main_rejects_unknown_command():
     with pytest.raises(SystemExit):
         course.data.main(["upload"])
+
+
+def test_download_failure_is_explained_where_no_subset_was_installed(tmp_path, monkeypatch):
+    """An install from a wheel (Colab's) has no data folder: the message still says what was tried."""
+    without_the_shipped_subset(monkeypatch, tmp_path)
+    with pytest.raises(data.DownloadError) as error:
+        data.download((unreachable_source(),), folder=tmp_path, timeout=5)
+    assert "nobody home" in str(error.value) and "Meanwhile" not in str(error.value)
