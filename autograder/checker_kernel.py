@@ -131,7 +131,7 @@ class StudentKernel:
         self.limit = limit
         self.connection = connection
         self.session = Session(key=connection["key"].encode(), signature_scheme=connection["signature_scheme"])
-        self.context = zmq.Context()
+        self.context = zmq.Context.instance()  # never terminated by the garbage collector while sockets are open
         self.shell = self.socket(zmq.DEALER, "shell_port")
         self.stdin = self.socket(zmq.DEALER, "stdin_port")
         self.control = self.socket(zmq.DEALER, "control_port")
@@ -157,6 +157,10 @@ class StudentKernel:
         socket.setsockopt(zmq.MAXMSGSIZE, self.limit + 2**20)  # a larger message is dropped unread
         socket.connect(self.url(port_name))
         return socket
+
+    def close(self) -> None:
+        for socket in (self.shell, self.stdin, self.control):
+            socket.close(linger=0)
 
     # --- the protocol --------------------------------------------------------
     def alive(self) -> bool:
