@@ -25,24 +25,20 @@ from __future__ import annotations
 
 import ast
 import builtins
-import os
 import shutil
 import tempfile
 from pathlib import Path
 
 from jupyter_core.utils import ensure_async
 
-from . import integrity, sandbox
+from course import settings
+
+from . import cells, integrity, sandbox
 
 AUTOGRADER = Path(__file__).resolve().parent
 CHECKER_USER_OFFSET = 50000  # the checker's uid: its student kernel's + this
 BUILTIN_NAMES = set(dir(builtins))
 MODULE = "autograder.checker_kernel"
-
-
-def enabled() -> bool:
-    """COURSE_CHECKER=1 runs the test cells in the checker (off by default while it is new)."""
-    return os.environ.get("COURSE_CHECKER", "0") == "1"
 
 
 def bound_names(tree: ast.AST) -> set[str]:
@@ -78,10 +74,9 @@ class CourseDefinitions:
     """
 
     def __init__(self, release, tests: list):
-        self.test_positions = {integrity.meta(c).get("grade_id"): i for i, c in enumerate(release.cells)
-                               if integrity.is_test(c)}
+        self.test_positions = {cells.grade_id(c): i for i, c in enumerate(release.cells) if cells.is_test(c)}
         statements = [(i, node) for i, cell in enumerate(release.cells)
-                      if cell.cell_type == "code" and not integrity.is_answer(cell) and not integrity.is_test(cell)
+                      if cells.is_course_code(cell)
                       for node in (integrity.python_of(cell.source) or ast.Module([], [])).body]
         tests = [integrity.python_of(c.source) or ast.Module([], []) for c in tests]
         needed = set().union(*map(free_names, tests)) - set().union(*map(bound_names, tests))
@@ -100,7 +95,7 @@ class CourseDefinitions:
 
     def before(self, cell) -> tuple[str, list[str]]:
         """(course code to run now, names to ask the student's kernel for) before one test cell."""
-        position = self.test_positions.get(integrity.meta(cell).get("grade_id"), len(self.kept) + 10**9)
+        position = self.test_positions.get(cells.grade_id(cell), len(self.kept) + 10**9)
         due = [node for i, node in self.kept[self.done:] if i < position]
         self.done += len(due)
         for node in due:
@@ -189,7 +184,7 @@ class Checker:
 def for_notebook(nb, resources: dict, timeout: float) -> Checker | None:
     """A checker for the notebook nbgrader is grading, or None when the checker is off."""
     info = (resources or {}).get("nbgrader") or {}
-    if not enabled() or "assignment" not in info:
+    if not settings.checker_enabled() or "assignment" not in info:
         return None
     release = integrity.release_notebook(info["assignment"], f"{info['notebook']}.ipynb")
-    return Checker(release, [c for c in nb.cells if c.cell_type == "code" and integrity.is_test(c)], timeout)
+    return Checker(release, list(cells.test_cells(nb).values()), timeout)

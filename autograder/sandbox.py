@@ -293,7 +293,7 @@ class SandboxedExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
         """A test cell runs in the checker's kernel when there is one (autograder/checker.py)."""
-        from .integrity import is_test
+        from .cells import is_test
 
         run = super().async_execute_cell
         if self.checker is None or cell.cell_type != "code" or not is_test(cell) or not cell.source.strip():

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from jupyter_client.manager import KernelManager
 
-from autograder import checker, checker_kernel, integrity
+from autograder import cells, checker, checker_kernel, integrity
 from autograder.checker_kernel import Handle, StudentKernel, StudentKernelError
 from autograder.units import RELEASE, all_units
 
@@ -331,9 +331,9 @@ def test_the_checker_runs_the_course_definitions_the_tests_need_and_asks_for_the
     the student, and none of the work the course cells do (data, training, plots)."""
     release = nbformat.read(RELEASE / unit.name / unit.notebook.name, as_version=4)
     source = nbformat.read(unit.notebook, as_version=4)
-    tests = [c for c in source.cells if integrity.is_test(c)]
+    tests = list(cells.test_cells(source).values())
     definitions = checker.CourseDefinitions(release, tests)
-    answers = {name for c in source.cells if c.cell_type == "code" and integrity.is_answer(c)
+    answers = {name for c in cells.answer_cells(source).values()
                for name, how in integrity.bindings(integrity.python_of(c.source)).items() if how == "definition"}
     code, asked = "", set()
     for cell in tests:
