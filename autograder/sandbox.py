@@ -33,6 +33,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from jupyter_client.manager import AsyncKernelManager
+from nbclient.util import run_sync
 from nbgrader.preprocessors import Execute
 
 import course
@@ -139,16 +140,16 @@ def in_memory(folder: str, size: int) -> list[str]:
     return ["--size", str(size), "--perms", "1777", "--tmpfs", folder]
 
 
-def bubblewrap(writable: list[Path]) -> list[str]:
-    readable = readable_course()
+def bubblewrap(writable: list[Path], also_readable: list[Path] = (), also_bound: list[Path] = ()) -> list[str]:
+    readable = [*readable_course(), *also_readable]
     tmp_bytes = Limits.from_environment().tmp_mb * 2**20
-    destinations = [*readable, *(p.resolve() for p in readable), *writable]
+    destinations = [*readable, *(p.resolve() for p in readable), *writable, *also_bound]
     # JPY_PARENT_PID (set by jupyter_client) names a pid outside the sandbox's pid
     # namespace: ipykernel would take it for a dead parent and exit.
     args = ["bwrap", *namespaces(), "--die-with-parent", "--unsetenv", "JPY_PARENT_PID", *system_binds(),
             "--proc", "/proc", "--dev", "/dev", *in_memory("/tmp", tmp_bytes), *in_memory("/dev/shm", tmp_bytes),
             *parent_folders(destinations), *read_only(readable)]
-    for folder in writable:
+    for folder in [*writable, *also_bound]:
         args += ["--bind", str(folder), str(folder)]
     return args
 
@@ -205,8 +206,9 @@ def limits() -> list[str]:
     return Limits.from_environment().prlimit() if shutil.which("prlimit") else []
 
 
-def kernel_command(command: list[str], writable: list[Path], kind: str, user: int | None) -> list[str]:
-    sandbox = bubblewrap(writable) if kind == BUBBLEWRAP else []
+def kernel_command(command: list[str], writable: list[Path], kind: str, user: int | None,
+                   also_readable: list[Path] = (), also_bound: list[Path] = ()) -> list[str]:
+    sandbox = bubblewrap(writable, also_readable, also_bound) if kind == BUBBLEWRAP else []
     return [*sandbox, *as_user(user), *limits(), *command]
 
 
@@ -231,7 +233,14 @@ def give_to(user: int | None, folders: list[Path]) -> None:
 
 
 class SandboxedKernelManager(AsyncKernelManager):
-    """Starts the kernel inside the sandbox, talking over Unix sockets in a private folder."""
+    """Starts the kernel inside the sandbox, talking over Unix sockets in a private folder.
+
+    The checker's kernel (autograder/checker.py) is one too, with a few more folders
+    (``also_readable``, ``also_bound``) and a user of its own (``user_offset``)."""
+
+    also_readable: list[Path] = []
+    also_bound: list[Path] = []  # bound as they are, not given to the kernel's user
+    user_offset = 0
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
@@ -245,13 +254,15 @@ class SandboxedKernelManager(AsyncKernelManager):
         notebook_folder = Path(kw.get("cwd") or os.getcwd()).resolve()
         writable = [notebook_folder, self.kernel_folder]
         user = kernel_user(self.sandbox)
+        user = None if user is None else user + self.user_offset
         give_to(user, writable)
         kw["env"] = kernel_environment(kw.get("env") or dict(os.environ), self.sandbox, self.kernel_folder)
         self.log.info(describe(self.sandbox))
         # A signal to bwrap's process group does not reach the kernel in its pid namespace:
         # interrupt over the control channel instead (ipykernel then signals itself).
         self.kernel_spec.interrupt_mode = "message"
-        await super()._async_launch_kernel(kernel_command(kernel_cmd, writable, self.sandbox, user), **kw)
+        command = kernel_command(kernel_cmd, writable, self.sandbox, user, self.also_readable, self.also_bound)
+        await super()._async_launch_kernel(command, **kw)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
@@ -266,12 +277,30 @@ class SandboxedExecute(Execute):
         kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
         super().__init__(**kwargs)
 
+    checker = None
+
     def preprocess(self, nb, resources=None, km=None):
         """Execute, then clear the kernel's folder for nbgrader (``clear_way``)."""
+        from . import checker
+
+        self.checker = checker.for_notebook(nb, resources, self.timeout)
         try:
             return super().preprocess(nb, resources, km=km)
         finally:
+            if self.checker is not None:
+                run_sync(self.checker.stop)()
             clear_way(Path((resources or {}).get("metadata", {}).get("path") or "."))
+
+    async def async_execute_cell(self, cell, cell_index, *args, **kwargs):
+        """A test cell runs in the checker's kernel when there is one (autograder/checker.py)."""
+        from .cells import is_test
+
+        run = super().async_execute_cell
+        if self.checker is None or cell.cell_type != "code" or not is_test(cell) or not cell.source.strip():
+            return await run(cell, cell_index, *args, **kwargs)
+        return await self.checker.run_test(self, run, cell, cell_index, *args, **kwargs)
+
+    execute_cell = run_sync(async_execute_cell)
 
 
 def clear_way(folder: Path) -> None:

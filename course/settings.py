@@ -56,6 +56,9 @@ GRADEBOOK_URL = Setting("COURSE_GRADEBOOK_URL", None,
                         "a database URL nbgrader takes, e.g. postgresql://user@host/course "
                         "(default: SQLite in the workspace)")
 CELL_TIMEOUT = Setting("COURSE_CELL_TIMEOUT", "120", "seconds a cell may run while grading; then it is interrupted")
+CHECKER = Setting("COURSE_CHECKER", "0",
+                  "1: grading runs every test cell in a kernel of its own, the checker, that the student's code "
+                  "never reaches (autograder/checker.py); off by default while it is new")
 SUBMISSION_TIMEOUT = Setting("COURSE_SUBMISSION_TIMEOUT", "600",
                              "seconds one whole submission may take, on top of the cell limit; then it is stopped")
 FEEDBACK_SHOWS_HIDDEN_TESTS = Setting("COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS", None,
@@ -136,6 +139,10 @@ def cell_timeout() -> int:
 
 def submission_timeout() -> float:
     return _number(SUBMISSION_TIMEOUT)
+
+
+def checker_enabled() -> bool:
+    return CHECKER.raw() == "1"
 
 
 def feedback_shows_hidden_tests() -> bool:
