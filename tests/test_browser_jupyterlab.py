@@ -370,6 +370,10 @@ def test_nbgrader_extensions_load_and_work(jupyter_lab, browser, exchange):
     finally:
         screenshot(page, "nbgrader-assignment-list")
     assert COURSE_ID in assignments.inner_text() and "Error" not in assignments.inner_text()
-    assert list((exchange / COURSE_ID / "inbound").glob(f"*+{unit.name}+*")), "the submission reached the exchange"
+    inbound = exchange / COURSE_ID / "inbound"
+    deadline = time.monotonic() + 30  # the list can show the submission a moment before its copy lands
+    while not list(inbound.glob(f"*+{unit.name}+*")) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert list(inbound.glob(f"*+{unit.name}+*")), "the submission reached the exchange"
     assert console.errors == []
     page.close()
