@@ -15,7 +15,7 @@ inputs:
 Values go as plain data (autograder/plain_data.py). Anything else (a function,
 a Keras layer, a generator) stays here, in ``objects``, and goes as a handle:
 ``["handle", id, type name]``. Tensors of TensorFlow, Keras or Torch become
-arrays. A call's reply also holds its mutable arguments as the call left them
+arrays, their shapes tuples. A call's reply also holds its mutable arguments as the call left them
 (so a test sees a function that changes its input), and a result that *is* one
 of the arguments says so (so ``is not`` tests work). The checker's own
 functions passed as arguments (a test's stand-in model) become stubs here that
@@ -71,6 +71,19 @@ def as_array(value):
     return None
 
 
+def as_shape(value):
+    """A tensor's shape (TensorFlow's TensorShape, Torch's Size) as a tuple of ints (None where unknown); None
+    for anything else."""
+    module = type(value).__module__.split(".")[0]
+    if module not in TENSOR_MODULES or type(value).__name__ not in ("TensorShape", "Size"):
+        return None
+    try:
+        dimensions = value.as_list() if hasattr(value, "as_list") else list(value)
+    except Exception:  # a shape of unknown rank: a handle, then
+        return None
+    return tuple(d if d is None else int(d) for d in dimensions)
+
+
 def described(error: BaseException) -> list:
     return ["raised", type(error).__name__, str(error)[:MAX_MESSAGE]]
 
@@ -83,9 +96,10 @@ class Agent:
 
     # --- values out --------------------------------------------------------
     def handle(self, value, encode_item):
-        array = as_array(value)
-        if array is not None:
-            return encode_item(array)
+        plain = as_array(value)
+        plain = as_shape(value) if plain is None else plain
+        if plain is not None:
+            return encode_item(plain)
         if isinstance(value, np.random.Generator):
             return ["rng", type(value.bit_generator).__name__, encode_item(value.bit_generator.state)]
         number = len(self.objects)

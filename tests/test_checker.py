@@ -145,6 +145,17 @@ def test_plain_results_come_back_as_exact_types(student):
     assert double((1,)) == (1, 1)
 
 
+def test_tensor_shapes_become_tuples():
+    """A Keras variable's shape is TensorFlow's TensorShape, a Torch tensor's a torch.Size: both cross as tuples."""
+    import tensorflow as tf
+    import torch
+    from autograder import student_agent
+    assert student_agent.as_shape(tf.TensorShape([3, None, 4])) == (3, None, 4)
+    assert student_agent.as_shape(tf.TensorShape(None)) is None  # unknown rank: it stays a handle
+    assert student_agent.as_shape(torch.zeros(2, 5).shape) == (2, 5)
+    assert student_agent.as_shape((2, 5)) is None and student_agent.as_shape("Size") is None
+
+
 def test_missing_names_are_not_bound(student):
     kernel, _, _ = student
     assert kernel.resolve(["double", "never_defined"]).keys() == {"double"}
