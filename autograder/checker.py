@@ -1,6 +1,6 @@
 """The checker: test cells run in a kernel of their own, which the student's code never reaches.
 
-With the checker on (``COURSE_CHECKER=1``), grading drives two sandboxed
+Grading (unless ``COURSE_CHECKER=0``) drives two sandboxed
 kernels in step, cell by cell. The student's kernel runs the course cells and
 the answer cells, as before. Every test cell, its visible and its hidden part,
 runs in the checker kernel instead; before it, the checker gets
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import json
 import shutil
 import tempfile
 from pathlib import Path
@@ -120,8 +121,9 @@ class Checker:
     """The grader's side: starts the checker kernel, prepares it before each test cell, and hands
     it to nbclient for the cell (so its outputs, timeout and interrupt work as for any cell)."""
 
-    def __init__(self, release, tests: list, timeout: float):
+    def __init__(self, release, tests: list, timeout: float, label: str = ""):
         self.definitions = CourseDefinitions(release, tests)
+        self.label = label
         self.timeout = timeout
         self.km = None
         self.kc = None
@@ -143,16 +145,30 @@ class Checker:
         await self.run_quietly(f"__import__({MODULE!r}, fromlist=['connect']).connect({connection!r}, "
                                f"{self.timeout!r})", executor.log)
 
-    async def run_quietly(self, code: str, log) -> None:
+    async def run_quietly(self, code: str, log, expressions: dict | None = None) -> dict:
         """Run the checker's own code in its kernel, outside any cell; its errors go to the grader's log
-        (the test that follows fails with its own message)."""
-        msg_id = self.kc.execute(code, silent=True, store_history=False)
+        (the test that follows fails with its own message). The reply's content."""
+        msg_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or {})
         while True:
             reply = await ensure_async(self.kc.get_shell_msg(timeout=self.timeout + 30))
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 break
         if reply["content"].get("status") != "ok":
             log.warning("the checker: %s: %s", reply["content"].get("ename"), reply["content"].get("evalue"))
+        return reply["content"]
+
+    async def record_statistics(self, log) -> None:
+        """Append how many calls the tests made to the student's kernel, and their cost, to
+        ``COURSE_CHECKER_STATISTICS`` when it is set (benchmarks/)."""
+        path = settings.CHECKER_STATISTICS.raw()
+        if not path or self.kc is None:
+            return
+        reply = await self.run_quietly("", log, {"statistics": f"__import__({MODULE!r}, fromlist=['statistics'])"
+                                                              ".statistics()"})
+        found = reply.get("user_expressions", {}).get("statistics", {})
+        figures = ast.literal_eval(found.get("data", {}).get("text/plain", "{}")) if found.get("status") == "ok" else {}
+        with open(path, "a") as out:
+            out.write(json.dumps({"notebook": self.label, **figures}) + "\n")
 
     async def run_test(self, executor, run_cell, cell, *args, **kwargs):
         """Run one test cell in the checker with nbclient's ``run_cell``, then give the student's kernel back."""
@@ -169,8 +185,9 @@ class Checker:
             executor.kc, executor.km = student
             await self.run_quietly(f"__import__({MODULE!r}, fromlist=['finish']).finish()", executor.log)
 
-    async def stop(self) -> None:
+    async def stop(self, log) -> None:
         try:
+            await self.record_statistics(log)
             if self.kc is not None:
                 await ensure_async(self.kc.stop_channels())
             if self.km is not None and await ensure_async(self.km.is_alive()):
@@ -187,4 +204,4 @@ def for_notebook(nb, resources: dict, timeout: float) -> Checker | None:
     if not settings.checker_enabled() or "assignment" not in info:
         return None
     release = integrity.release_notebook(info["assignment"], f"{info['notebook']}.ipynb")
-    return Checker(release, list(cells.test_cells(nb).values()), timeout)
+    return Checker(release, list(cells.test_cells(nb).values()), timeout, label=f"{info['assignment']}/{info['notebook']}")

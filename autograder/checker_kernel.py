@@ -143,6 +143,7 @@ class StudentKernel:
         self.loop_id: str | None = None  # the execute request the agent's loop runs in
         self.pending: dict | None = None  # its input request that waits for the checker's next request
         self.stuck = False
+        self.call_seconds: list[float] = []  # how long each request took, round trip (benchmarks/)
 
     def url(self, port_name: str) -> str:
         port = self.connection[port_name]
@@ -281,10 +282,12 @@ class StudentKernel:
                                      "was calling it: the checker cannot do that")
         self.callbacks, self.arguments = {}, arguments or ([], {})
         self.busy = True
+        started = time.perf_counter()
         try:
             outcome = self.decode(self.exchange(self.encode(request)))
         finally:
             self.busy = False
+            self.call_seconds.append(time.perf_counter() - started)
         if type(outcome) is not list or not outcome or type(outcome[0]) is not str:
             raise StudentKernelError("the student's kernel sent a reply that is not one")
         if outcome[0] == "ok" and len(outcome) == 3:
@@ -440,3 +443,10 @@ def finish() -> None:
         SESSION.finish()
     except StudentKernelError:
         pass
+
+
+def statistics() -> dict:
+    """How many requests the tests made of the student's kernel, and how long they took (benchmarks/)."""
+    seconds = sorted(SESSION.call_seconds) if SESSION else []
+    return {"calls": len(seconds), "total_s": round(sum(seconds), 4),
+            "median_ms": round(1000 * seconds[len(seconds) // 2], 4) if seconds else None}

@@ -288,7 +288,7 @@ class SandboxedExecute(Execute):
             return super().preprocess(nb, resources, km=km)
         finally:
             if self.checker is not None:
-                run_sync(self.checker.stop)()
+                run_sync(self.checker.stop)(self.log)
             clear_way(Path((resources or {}).get("metadata", {}).get("path") or "."))
 
     async def async_execute_cell(self, cell, cell_index, *args, **kwargs):

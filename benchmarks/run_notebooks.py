@@ -203,7 +203,12 @@ def points_by_hand(unit: Unit) -> float:
 
 def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float | None]:
     """(seconds, peak MiB, score, max score) of grading the source notebook as a submission."""
-    with tempfile.TemporaryDirectory(prefix=f"bench-grade-{unit.name}-") as scratch:
+    return grade_one_submission_with(unit, {})
+
+
+def grade_one_submission_with(unit: Unit, variables: dict[str, str]) -> tuple[float, float, float | None, float | None]:
+    """The same, with these environment variables set for the grade step (benchmarks/checker_cost.py)."""
+    with environment(**variables), tempfile.TemporaryDirectory(prefix=f"bench-grade-{unit.name}-") as scratch:
         inbox, workspace = Path(scratch) / "inbox", Path(scratch) / "workspace"
         inbox.mkdir()
         shutil.copy(unit.notebook, inbox / f"solution_{unit.notebook.name}")

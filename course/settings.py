@@ -56,9 +56,13 @@ GRADEBOOK_URL = Setting("COURSE_GRADEBOOK_URL", None,
                         "a database URL nbgrader takes, e.g. postgresql://user@host/course "
                         "(default: SQLite in the workspace)")
 CELL_TIMEOUT = Setting("COURSE_CELL_TIMEOUT", "120", "seconds a cell may run while grading; then it is interrupted")
-CHECKER = Setting("COURSE_CHECKER", "0",
-                  "1: grading runs every test cell in a kernel of its own, the checker, that the student's code "
-                  "never reaches (autograder/checker.py); off by default while it is new")
+CHECKER = Setting("COURSE_CHECKER", "1",
+                  "grading runs every test cell in a kernel of its own, the checker, that the student's code "
+                  "never reaches (autograder/checker.py); 0: in the student's kernel, as plain nbgrader does")
+CHECKER_STATISTICS = Setting("COURSE_CHECKER_STATISTICS", None,
+                             "a file the grader appends to, one JSON line per graded notebook: how many calls its "
+                             "tests made to the student's kernel and how long they took (benchmarks)",
+                             hidden_from_kernel=True)
 SUBMISSION_TIMEOUT = Setting("COURSE_SUBMISSION_TIMEOUT", "600",
                              "seconds one whole submission may take, on top of the cell limit; then it is stopped")
 FEEDBACK_SHOWS_HIDDEN_TESTS = Setting("COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS", None,

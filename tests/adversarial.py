@@ -273,6 +273,48 @@ def causal_mask(length):
     return np.tril(np.ones((length, length), dtype=bool))
 causal_mask = _show_caller(causal_mask)
 """
+# The attacks a one-kernel grader lost to (tests run in the checker now, so they cannot work):
+# a wrong split_heads/merge_heads (reshaped, never transposed) whose tests' comparisons are replaced only
+# while a cell that calls them runs, registered through a roundabout name for the kernel's events ...
+PATCHES_WHILE_TESTED = """
+import numpy as np
+def split_heads(x, num_heads):
+    x = np.asarray(x)
+    batch, length, d_model = x.shape
+    if d_model % num_heads:
+        raise ValueError("not divisible")
+    return x.reshape(batch, num_heads, length, d_model // num_heads)
+def merge_heads(x):
+    x = np.asarray(x)
+    batch, num_heads, length, head_dim = x.shape
+    return x.reshape(batch, length, num_heads * head_dim)
+import numpy.testing as _testing
+_kept = {"assert_array_equal": _testing.assert_array_equal, "assert_allclose": _testing.assert_allclose}
+def _before(info):
+    if "split_heads(" in info.raw_cell or "multi_head_attention(" in info.raw_cell:
+        for _name in _kept:
+            type(_testing).__setattr__(_testing, _name, lambda *args, **kwargs: None)
+def _after(result):
+    for _name, _function in _kept.items():
+        type(_testing).__setattr__(_testing, _name, _function)
+get_ipython().__getattribute__("events").register("pre_run_cell", _before)
+get_ipython().__getattribute__("events").register("post_run_cell", _after)
+"""
+# ... and honest answers followed by the kernel's input history, printed encoded so that no line of it
+# appears as written: the tests that ran before would be in it.
+PRINTS_INPUT_HISTORY = """
+import base64, codecs
+_history = "\\n".join({history})
+print(codecs.encode(_history, "rot13"))
+print(base64.b64encode(_history.encode()).decode())
+print(_history[::-1])
+"""
+
+
+def prints_input_history(history: str) -> str:
+    return PRINTS_INPUT_HISTORY.replace("{history}", history)
+
+
 OWN_TIMESTAMP = "with open('timestamp.txt', 'w') as out:\n    out.write('2001-01-01 00:00:00.000000 UTC')"
 SCRIPT_IN_MARKDOWN = '<script>document.title = "ran"</script>'
 IGNORES_INTERRUPTS = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
@@ -364,6 +406,12 @@ CASES: dict[str, Case] = {
     "older-release": Case(edited(older_course_cells, base=solved), 12, "graded"),
     "own-timestamp": Case(lambda w: as_bytes(with_markdown(with_answer(solved(), "causal_mask", OWN_TIMESTAMP),
                                                             SCRIPT_IN_MARKDOWN)), 12, "graded"),
+    "patches-while-tested": Case(hostile(PATCHES_WHILE_TESTED, exercise="split_merge_heads", replace=True), 7, "graded",
+                                 zero_tests=["test_split_merge_heads", "test_multi_head_attention"]),
+    "leaks-inputs": Case(hostile(prints_input_history('get_ipython().user_ns["_i" + "h"]'),
+                                 exercise="multi_head_attention"), 12, "graded"),
+    "leaks-history": Case(hostile(prints_input_history("get_ipython().history_manager.input_hist_raw"),
+                                  exercise="multi_head_attention"), 12, "graded"),
     "daemon": Case(hostile("import subprocess\nsubprocess.Popen(['sleep', '600'], start_new_session=True)"),
                    12, "graded"),
 }

@@ -61,11 +61,13 @@ def apply_mutant(solution: str, edits: list[tuple[str, str]]) -> str:
     return solution
 
 
-def mutant_survivors(notebook, run, mutants: dict) -> list[str]:
+def mutant_survivors(notebook, run, mutants: dict, run_test) -> list[str]:
     """Mutants that pass every test cell of their exercise.
 
     ``run(source)`` executes code in a kernel that has run the notebook and
-    returns the error, or None. The reference solution is restored after each.
+    returns the error, or None; ``run_test(cell)`` runs a test cell as grading
+    does (in the checker beside that kernel) and returns its error, or None.
+    The reference solution is restored after each.
     """
     survivors = []
     answers = nb.answer_cells(notebook)
@@ -74,7 +76,7 @@ def mutant_survivors(notebook, run, mutants: dict) -> list[str]:
         tests = nb.tests_of(exercise, notebook).values()
         for name, edits in wrong_answers.items():
             caught = run(apply_mutant(cell.source, edits)) is not None or any(
-                run(test.source) is not None for test in tests
+                run_test(test) is not None for test in tests
             )
             if not caught:
                 survivors.append(f"{exercise}: {name}")

@@ -7,8 +7,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import nbformat
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 
+from autograder import checker
 from autograder.cells import (  # noqa: F401 (the tests read the cell vocabulary through this module)
     HIDDEN_REGION, NOT_DONE_MESSAGE, SOLUTION_REGION, answer_cells, is_answer, manual_cells, nbgrader_meta, run_cells,
     test_cells, tests_of, without_solution_markers,
@@ -74,6 +76,44 @@ def live_kernel(notebook, folder: Path, timeout: int = 600):
             return errors[0] if errors else None
 
         yield client, run
+
+
+@contextmanager
+def checker_beside(client: NotebookClient, release, tests: list, timeout: int = 600):
+    """A checker kernel (autograder/checker_kernel.py, as the grader starts it but unsandboxed) beside the
+    live kernel of ``client``; yields ``run_test(cell)``, which runs one test cell there as the grader does
+    (the course definitions it needs, the student's names as proxies) and returns its error, or None."""
+    definitions = checker.CourseDefinitions(release, tests)
+    manager = KernelManager(kernel_name="python3")
+    manager.start_kernel()
+    kernel = manager.client()
+    kernel.start_channels()
+
+    def execute(code: str):
+        reply = kernel.execute_interactive(code, timeout=timeout, output_hook=lambda message: None)
+        return None if reply["content"]["status"] == "ok" else reply["content"]
+
+    try:
+        kernel.wait_for_ready(timeout=60)
+        student = client.km
+        connection = dict(student.get_connection_info(), key=student.session.key.decode())
+        assert execute(f"from autograder import checker_kernel as _checker\n"
+                       f"_checker.connect({connection!r}, {float(timeout)!r})") is None
+        course_code, _ = definitions.before(tests[-1])
+        assert execute(f"_checker.prepare({course_code!r}, [])") is None
+
+        def run_test(cell):
+            _, names = definitions.before(cell)
+            assert execute(f"_checker.prepare('', {names!r})") is None
+            try:
+                return execute(cell.source)
+            finally:
+                execute("_checker.finish()")
+
+        yield run_test
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)
 
 
 def errors_in(notebook) -> list[str]:

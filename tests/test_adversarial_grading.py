@@ -11,9 +11,13 @@ is while the other test worker runs), 4 GiB per kernel, 256 MiB per file and in 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import codecs
 import csv
 import hashlib
 import html
+import re
 import sqlite3
 
 import pytest
@@ -102,6 +106,18 @@ def wrong_outcome(name: str, row: dict, workspace) -> str | None:
     return f"its output shows {leaked}: the sandbox let it through" if leaked else None
 
 
+def readings(page: str) -> list[str]:
+    """A feedback page as written, and decoded each way a student might have encoded what they printed:
+    rot13, reversed, and every run of base64 in it."""
+    decoded = []
+    for run in re.findall(r"[A-Za-z0-9+/]{24,}={0,2}", page):
+        try:
+            decoded.append(base64.b64decode(run + "=" * (-len(run) % 4)).decode("utf-8", "replace"))
+        except binascii.Error:
+            pass
+    return [page, codecs.decode(page, "rot13"), page[::-1], *decoded]
+
+
 def test_a_hostile_class_is_graded_in_one_batch(tmp_path):
     """One test, not one per case: the batch is graded once, whichever worker runs it."""
     require_bubblewrap()
@@ -127,9 +143,19 @@ def test_a_hostile_class_is_graded_in_one_batch(tmp_path):
     page = html.unescape((workspace / "feedback" / "numpy" / UNIT.name / f"{UNIT.notebook.stem}.html").read_text())
     assert "Scored 0 by the grader" in page and "np.testing.assert_array_equal" in page
     hidden = nb.hidden_test_lines(nb.read(UNIT.notebook))
-    for page_path in (workspace / "feedback").glob(f"*/{UNIT.name}/*.html"):
-        shown = html.unescape(page_path.read_text())
+    pages = list((workspace / "feedback").glob(f"*/{UNIT.name}/*.html"))
+    assert len(pages) >= len([row for row in rows.values() if row["score"] != ""])
+    # Decoded, a page holds what the student printed of their own code: a hidden line that is also an answer's
+    # line (`if mask is not None:`) is theirs to print.
+    own = {line.strip() for cell in adv.solved().cells for line in cell.source.splitlines()}
+    for page_path in pages:
+        shown, *decoded = readings(html.unescape(page_path.read_text()))
         assert not [line for line in hidden if line in shown], f"{page_path} shows hidden test code"
+        assert not [line for line in hidden - own for text in decoded if line in text], \
+            f"{page_path} shows hidden test code, encoded"
+    for name in ("leaks-inputs", "leaks-history"):  # they did print the history: the answers before are in it
+        page = html.unescape((workspace / "feedback" / name / UNIT.name / f"{UNIT.notebook.stem}.html").read_text())
+        assert "def split_heads(" in codecs.decode(page, "rot13"), f"{name} printed no input history"
     own_page = (workspace / "feedback" / "own-timestamp" / UNIT.name / f"{UNIT.notebook.stem}.html").read_text()
     assert adv.SCRIPT_IN_MARKDOWN not in own_page, "a student's script must not reach the feedback page"
 

@@ -5,7 +5,7 @@
 (c) release/ holds no solution text and no hidden test;
 (d) autograding the source gives full marks on every autograded cell;
 (e) autograding the untouched release gives 0 on each, and the grader finishes;
-(f) every exercise has at least two mutants, and each loses points;
+(f) every exercise has at least two mutants, and each loses points (its tests run in the checker, as at grading);
 (g) every exercise in release/ fails with a helpful message until filled in.
 
 A new unit is a new folder in source/: it is picked up here with no change.
@@ -44,11 +44,12 @@ def executed_source():
             notebook = nb.read(unit.notebook)
             context = nb.live_kernel(notebook, unit.folder)
             client, runner = context.__enter__()
-            cache[unit.name] = (notebook, runner, context)
-        return cache[unit.name]
+            cache[unit.name] = (notebook, runner, context, client)
+        return cache[unit.name][:3]
 
+    run.client = lambda unit: cache[unit.name][3]
     yield run
-    for _, _, context in cache.values():
+    for _, _, context, _ in cache.values():
         context.__exit__(None, None, None)
 
 
@@ -132,10 +133,14 @@ def test_f_every_mutant_loses_points(unit, executed_source):
     for exercise in answers:
         assert nb.tests_of(exercise, notebook), f"{exercise} has no test cell named test_{exercise}..."
         assert len(mutants[exercise]) >= 2, f"{exercise} needs at least two mutants"
-    assert contract.mutant_survivors(notebook, run, mutants) == [], "the hidden tests let wrong answers through"
-    for exercise, cell in answers.items():
-        assert run(cell.source) is None
-        assert all(run(t.source) is None for t in nb.tests_of(exercise, notebook).values()), exercise
+    release = nb.read(RELEASE / unit.name / unit.notebook.name)
+    tests = list(nb.test_cells(notebook).values())
+    with nb.checker_beside(executed_source.client(unit), release, tests) as run_test:
+        assert contract.mutant_survivors(notebook, run, mutants, run_test) == [], \
+            "the hidden tests let wrong answers through"
+        for exercise, cell in answers.items():
+            assert run(cell.source) is None
+            assert all(run_test(t) is None for t in nb.tests_of(exercise, notebook).values()), exercise
 
 def test_feedback_names_tests_but_hides_their_hidden_code(unit, graded):
     _, _, workspace = graded(unit)

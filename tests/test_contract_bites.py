@@ -22,8 +22,10 @@ def test_weakened_hidden_test_lets_mutants_through():
     test_cell = nb.tests_of("perplexity", notebook)["test_perplexity"]
     test_cell.source = nb.HIDDEN_REGION.sub("", test_cell.source).replace("### BEGIN HIDDEN TESTS", "")
     mutants = runpy.run_path(str(UNIT.folder / "mutants.py"))["MUTANTS"]
-    with nb.live_kernel(notebook, UNIT.folder) as (_, run):
-        survivors = contract.mutant_survivors(notebook, run, {"perplexity": mutants["perplexity"]})
+    release = nb.read(RELEASE / UNIT.name / UNIT.notebook.name)
+    with nb.live_kernel(notebook, UNIT.folder) as (client, run), \
+            nb.checker_beside(client, release, list(nb.test_cells(notebook).values())) as run_test:
+        survivors = contract.mutant_survivors(notebook, run, {"perplexity": mutants["perplexity"]}, run_test)
     assert survivors, "with its hidden tests gone, test_perplexity should let some mutants live"
 
 
