@@ -148,7 +148,8 @@ class Checker:
     async def run_quietly(self, code: str, log, expressions: dict | None = None) -> dict:
         """Run the checker's own code in its kernel, outside any cell; its errors go to the grader's log
         (the test that follows fails with its own message). The reply's content."""
-        msg_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or {})
+        msg_id = self.kc.execute(code, silent=True, store_history=False, user_expressions=expressions or {},
+                                 stop_on_error=False)  # an error here must not abort the test cell after it
         while True:
             reply = await ensure_async(self.kc.get_shell_msg(timeout=self.timeout + 30))
             if reply.get("parent_header", {}).get("msg_id") == msg_id:

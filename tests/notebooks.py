@@ -90,7 +90,8 @@ def checker_beside(client: NotebookClient, release, tests: list, timeout: int = 
     kernel.start_channels()
 
     def execute(code: str):
-        reply = kernel.execute_interactive(code, timeout=timeout, output_hook=lambda message: None)
+        reply = kernel.execute_interactive(code, timeout=timeout, output_hook=lambda message: None,
+                                           stop_on_error=False)  # a failed test must not abort the finish after it
         return None if reply["content"]["status"] == "ok" else reply["content"]
 
     try:
@@ -100,7 +101,7 @@ def checker_beside(client: NotebookClient, release, tests: list, timeout: int = 
         assert execute(f"from autograder import checker_kernel as _checker\n"
                        f"_checker.connect({connection!r}, {float(timeout)!r})") is None
         course_code, _ = definitions.before(tests[-1])
-        assert execute(f"_checker.prepare({course_code!r}, [])") is None
+        assert execute(f"_checker.prepare({course_code!r}, [])\n_checker.finish()") is None
 
         def run_test(cell):
             _, names = definitions.before(cell)
