@@ -113,12 +113,36 @@ def benchmark_section(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+CHECKER_HEADER = ["unit", "one submission graded, checker off", "checker on", "peak memory off / on",
+                  "calls to the student's kernel", "median call"]
+
+
+def checker_section(folder: Path = BENCHMARK_RESULTS) -> str:
+    """What the checker (tests in a kernel of their own) costs, per unit, from benchmarks/checker_cost.py."""
+    path = folder / "checker_cost.json"
+    if not path.exists():
+        return "Not measured yet: run `python benchmarks/checker_cost.py`."
+    result = json.loads(path.read_text())
+    lines = ["| " + " | ".join(CHECKER_HEADER) + " |", "|" + "---|" * len(CHECKER_HEADER)]
+    for row in result["units"]:
+        off, on = row["off"], row["on"]
+        lines.append(f"| {row['unit']} | {seconds_text(off['seconds'])} | {seconds_text(on['seconds'])} | "
+                     f"{off['peak_mib']:.0f} / {on['peak_mib']:.0f} MiB | {row['proxy_calls']:,} | "
+                     f"{row['proxy_median_ms']:.2f} ms |")
+    calls = result["median_call_ms"]
+    lines += ["", "One call on its own (median): " + ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in calls.items())
+              + f". Peak memory: the grader and both kernels together. Measured {result['date'][:10]} on "
+              f"{result['cpu_count']} cores by `python benchmarks/checker_cost.py` (benchmarks/results/checker_cost.json)."]
+    return "\n".join(lines)
+
+
 # --- all of them ----------------------------------------------------------------
 
 
 def sections(source: Path = SOURCE, results: Path = BENCHMARK_RESULTS, release: Path = RELEASE) -> dict:
     """Every generated section of the README, by marker name, as it should read now."""
-    return {"units": units_table(all_units(source), release), "benchmarks": benchmark_section(unit_results(results))}
+    return {"units": units_table(all_units(source), release), "benchmarks": benchmark_section(unit_results(results)),
+            "checker": checker_section(results)}
 
 
 def refreshed(text: str, **where: Path) -> str:

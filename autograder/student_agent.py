@@ -28,7 +28,9 @@ becomes bytes) are for clear messages, not for safety.
 """
 
 import builtins
+import io
 import json
+import sys
 from collections import Counter
 
 import numpy as np
@@ -88,6 +90,16 @@ def described(error: BaseException) -> list:
     return ["raised", type(error).__name__, str(error)[:MAX_MESSAGE]]
 
 
+class Discard(io.TextIOBase):
+    """A text stream that keeps nothing."""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+
 class Agent:
     def __init__(self, namespace: dict, limit: int = plain_data.DEFAULT_LIMIT):
         self.namespace = namespace
@@ -144,13 +156,19 @@ class Agent:
     # --- requests ----------------------------------------------------------
     def serve(self) -> None:
         """Answer the checker's requests, each the reply to the prompt that carried the last answer,
-        until it says stop."""
-        reply = READY
-        while True:
-            request = builtins.input(reply)
-            if request == STOP:
-                return
-            reply = REPLY_PREFIX + self.reply_to(request)
+        until it says stop. What the student's code prints meanwhile goes nowhere: no one would see it (the
+        test's output is the checker's), and the kernel's input() then has no output to flush each time."""
+        shown = sys.stdout, sys.stderr
+        sys.stdout = sys.stderr = Discard()
+        try:
+            reply = READY
+            while True:
+                request = builtins.input(reply)
+                if request == STOP:
+                    return
+                reply = REPLY_PREFIX + self.reply_to(request)
+        finally:
+            sys.stdout, sys.stderr = shown
 
     def reply_to(self, request: str) -> str:
         """One request's reply; never an exception (the checker must get an answer either way)."""
