@@ -26,6 +26,7 @@ from __future__ import annotations
 import ast
 import builtins
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -108,13 +109,14 @@ class CourseDefinitions:
         return "\n".join(ast.unparse(node) for node in due), sorted(wanted)
 
 
-def open_to(user: int | None, kernel_folder: Path) -> None:
-    """Let the checker's user connect to a student kernel's sockets (both run as users of their own)."""
-    if user is None:
+def open_to(student: int | None, checker: int, kernel_folder: Path) -> None:
+    """Let the checker's user, and no one else, connect to a student kernel's sockets (both kernels run as
+    users of their own, each with a group of the same number): the folder and sockets go to the checker's group."""
+    if student is None:
         return
-    kernel_folder.chmod(0o711)
-    for socket in kernel_folder.glob("ipc-*"):
-        socket.chmod(0o666)
+    for path, mode in [(kernel_folder, 0o710), *((socket, 0o660) for socket in kernel_folder.glob("ipc-*"))]:
+        os.chown(path, student, checker, follow_symlinks=False)
+        path.chmod(mode)
 
 
 class Checker:
@@ -135,7 +137,8 @@ class Checker:
         self.km.also_readable = [AUTOGRADER]
         self.km.also_bound = [student.kernel_folder]
         self.km.user_offset = CHECKER_USER_OFFSET
-        open_to(sandbox.kernel_user(student.sandbox), student.kernel_folder)
+        student_user = sandbox.kernel_user(student.sandbox)
+        open_to(student_user, (student_user or 0) + CHECKER_USER_OFFSET, student.kernel_folder)
         await ensure_async(self.km.start_kernel(cwd=str(self.folder)))
         self.kc = self.km.client()
         self.kc.allow_stdin = False

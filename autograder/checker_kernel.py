@@ -35,6 +35,7 @@ from autograder import plain_data, student_agent
 HEARTBEAT_SECONDS = 5
 RECOVERY_SECONDS = 10  # how long an interrupted student's code may take to give the agent back
 MAX_ITERATOR_ITEMS = 1_000_000
+RECEIVE_QUEUE = 8  # messages a socket holds unread: the conversation has one in flight
 SESSION: "StudentKernel | None" = None
 
 
@@ -156,6 +157,7 @@ class StudentKernel:
         socket.linger = 0
         socket.setsockopt(zmq.IDENTITY, self.session.bsession)  # stdin requests come to the shell's identity
         socket.setsockopt(zmq.MAXMSGSIZE, self.limit + 2**20)  # a larger message is dropped unread
+        socket.setsockopt(zmq.RCVHWM, RECEIVE_QUEUE)  # a flood of messages is dropped, not held in memory
         socket.connect(self.url(port_name))
         return socket
 

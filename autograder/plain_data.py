@@ -156,6 +156,8 @@ class Decoder:
         if depth > MAX_DEPTH:
             raise PlainDataError(f"data nested deeper than {MAX_DEPTH} levels")
         kind = type(node)
+        if kind is str and not valid_text(node):
+            raise PlainDataError("a string that is not valid Unicode text (a lone surrogate)")
         if node is None or kind in (bool, int, float, str):
             return node
         if kind is not list or not node or type(node[0]) is not str:
@@ -226,8 +228,29 @@ def hashable_plain(key) -> bool:
     return type(key) is tuple and all(hashable_plain(item) for item in key)
 
 
+def valid_text(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def rebuilt_array(dtype_text, shape, data) -> np.ndarray:
-    """A new array from its stated dtype and shape and its bytes, which must agree."""
+    """A new array from its stated dtype and shape and its bytes, which must agree; any other failure of
+    NumPy's on the way is the codec's refusal too."""
+    try:
+        array = checked_array(dtype_text, shape, data)
+        if array.dtype.kind == "U":
+            array.astype(object)  # every code point must be one (NumPy refuses those past U+10FFFF here)
+        return array
+    except PlainDataError:
+        raise
+    except Exception as error:
+        raise PlainDataError(f"an array the checker cannot rebuild: {type(error).__name__}: {str(error)[:100]}") from None
+
+
+def checked_array(dtype_text, shape, data) -> np.ndarray:
     if type(dtype_text) is not str or not DTYPE_TEXT.fullmatch(dtype_text):
         raise PlainDataError(f"not an array dtype the checker takes: {str(dtype_text)[:40]!r}")
     dtype = np.dtype(dtype_text)

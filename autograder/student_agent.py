@@ -49,9 +49,13 @@ TENSOR_MODULES = ("tensorflow", "keras", "torch", "jax")
 MUTABLE = (list, dict, Counter, np.ndarray)
 
 
+CONTROL_FLOW = ("StopIteration", "StopAsyncIteration", "GeneratorExit")
+
+
 def exception_named(name: str, message: str) -> Exception:
-    """The builtin exception of that name (so ``except ValueError`` works), else a RuntimeError."""
-    kind = getattr(builtins, name, None) if name.isidentifier() else None
+    """The builtin exception of that name (so ``except ValueError`` works), else a RuntimeError. Exceptions
+    that steer Python's own control flow (a StopIteration would quietly end a test's loop) are RuntimeErrors."""
+    kind = getattr(builtins, name, None) if name.isidentifier() and name not in CONTROL_FLOW else None
     if isinstance(kind, type) and issubclass(kind, Exception):
         return kind(message)
     return RuntimeError(f"{name}: {message}")

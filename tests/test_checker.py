@@ -13,6 +13,8 @@ test needs) is checked on every unit's real notebooks.
 from __future__ import annotations
 
 import math
+import os
+import stat
 import textwrap
 
 import nbformat
@@ -49,6 +51,9 @@ class NotDoneYet(Exception):
 
 def own_error():
     raise NotDoneYet("my own exception")
+
+def stops():
+    raise StopIteration("done")
 
 def draw(rng):
     return int(rng.integers(0, 1000))
@@ -168,6 +173,22 @@ def test_errors_keep_their_builtin_type_and_message(student):
         empty_mean([])
     with pytest.raises(checker_kernel.StudentError, match="NotDoneYet: my own exception"):
         own_error()
+    stops, = names(kernel, "stops")
+    with pytest.raises(checker_kernel.StudentError, match="StopIteration: done"):  # it would quietly end a loop
+        stops()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving files to other users needs root, as the grader has in CI")
+def test_the_student_kernel_opens_only_to_the_checkers_group(tmp_path):
+    folder = tmp_path / "course-kernel"
+    folder.mkdir()
+    for port in range(1, 4):
+        (folder / f"ipc-{port}").touch()
+    checker.open_to(123456, 123456 + checker.CHECKER_USER_OFFSET, folder)
+    for path in [folder, *folder.glob("ipc-*")]:
+        status = path.stat()
+        assert (status.st_uid, status.st_gid) == (123456, 123456 + checker.CHECKER_USER_OFFSET)
+        assert stat.S_IMODE(status.st_mode) == (0o710 if path == folder else 0o660), path
 
 
 def test_in_place_changes_and_returned_arguments_are_seen(student):

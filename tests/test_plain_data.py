@@ -116,6 +116,11 @@ def b64(data: bytes) -> str:
     tagged("array", "<f8", [1] * 40, b64(bytes(8))),
     tagged("array", "[('a', '<f8')]", [1], b64(bytes(8))),
     tagged("scalar", "<f8", b64(bytes(4))),
+    tagged("array", "u16", [1], b64(bytes(16))),  # no such NumPy dtype
+    tagged("array", "<f8", [0, 2**62, 2**62], b64(b"")),  # no bytes, but a size NumPy cannot hold
+    tagged("array", "<U1", [1], b64(b"\xff\xff\xff\xff")),  # not a code point
+    '"\\ud800"',  # a lone surrogate: not text that can be shown
+    tagged("dict", [["\ud800", 1]]),
     "[" * 100_000,  # the JSON parser's own recursion
     "1" * 5000,  # an integer longer than Python converts
     "not json",
