@@ -129,10 +129,10 @@ def checker_section(folder: Path = BENCHMARK_RESULTS) -> str:
         lines.append(f"| {row['unit']} | {seconds_text(off['seconds'])} | {seconds_text(on['seconds'])} | "
                      f"{off['peak_mib']:.0f} / {on['peak_mib']:.0f} MiB | {row['proxy_calls']:,} | "
                      f"{row['proxy_median_ms']:.2f} ms |")
-    calls = result["median_call_ms"]
-    lines += ["", "One call on its own (median): " + ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in calls.items())
-              + f". Peak memory: the grader and both kernels together. Measured {result['date'][:10]} on "
-              f"{result['cpu_count']} cores by `python benchmarks/checker_cost.py` (benchmarks/results/checker_cost.json)."]
+    calls = ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in result["median_call_ms"].items())
+    lines += ["", f"One call on its own (median): {calls}. Peak memory: the grader and both kernels together.",
+              f"Measured {result['date'][:10]} on {result['cpu_count']} cores by `python benchmarks/checker_cost.py`",
+              "(benchmarks/results/checker_cost.json)."]
     return "\n".join(lines)
 
 
