@@ -130,9 +130,10 @@ def checker_section(folder: Path = BENCHMARK_RESULTS) -> str:
                      f"{off['peak_mib']:.0f} / {on['peak_mib']:.0f} MiB | {row['proxy_calls']:,} | "
                      f"{row['proxy_median_ms']:.2f} ms |")
     calls = ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in result["median_call_ms"].items())
-    lines += ["", f"One call on its own (median): {calls}. Peak memory: the grader and both kernels together.",
-              f"Measured {result['date'][:10]} on {result['cpu_count']} cores by `python benchmarks/checker_cost.py`",
-              "(benchmarks/results/checker_cost.json)."]
+    lines += ["", f"One call on its own (median): {calls}.",
+              "Peak memory: the grader and both kernels together. Measured "
+              f"{result['date'][:10]} on {result['cpu_count']} cores",
+              "by `python benchmarks/checker_cost.py` (benchmarks/results/checker_cost.json)."]
     return "\n".join(lines)
 
 
