@@ -1,7 +1,7 @@
 """Training faster on a CPU, measured rather than assumed.
 
 Three things decide how fast a language model trains on a laptop CPU, and the
-seed course's set-up pays for all three:
+lecture notes' training pipeline pays for all three:
 
 - **precision**: CPUs with bfloat16 units (recent Intel Xeons, AMD Zen 4) multiply
   bfloat16 matrices two or more times faster than float32; elsewhere bfloat16 is

@@ -5,7 +5,7 @@ Two ways to make batches, both from whole reviews turned into token ids (the
 course trains on a third, ``course.cpu_training.length_batches``; the benchmark
 compares all three):
 
-- ``padded_batches``: the seed course's way. Every review is cut or padded to the
+- ``padded_batches``: the lecture notes' way. Every review is cut or padded to the
   same length, so about a third of each batch is padding the model still pays for.
 - ``packed_batches``: reviews laid end to end, each followed by one 0 that marks
   its end, and cut into windows: no position is wasted on padding, but most
