@@ -109,11 +109,9 @@ class CourseDefinitions:
         return "\n".join(ast.unparse(node) for node in due), sorted(wanted)
 
 
-def open_to(student: int | None, checker: int, kernel_folder: Path) -> None:
+def open_to(student: int, checker: int, kernel_folder: Path) -> None:
     """Let the checker's user, and no one else, connect to a student kernel's sockets (both kernels run as
     users of their own, each with a group of the same number): the folder and sockets go to the checker's group."""
-    if student is None:
-        return
     for path, mode in [(kernel_folder, 0o710), *((socket, 0o660) for socket in kernel_folder.glob("ipc-*"))]:
         os.chown(path, student, checker, follow_symlinks=False)
         path.chmod(mode)
@@ -123,7 +121,7 @@ class Checker:
     """The grader's side: starts the checker kernel, prepares it before each test cell, and hands
     it to nbclient for the cell (so its outputs, timeout and interrupt work as for any cell)."""
 
-    def __init__(self, release, tests: list, timeout: float, label: str = ""):
+    def __init__(self, release, tests: list, timeout: float, label: str):
         self.definitions = CourseDefinitions(release, tests)
         self.label = label
         self.timeout = timeout
@@ -138,7 +136,8 @@ class Checker:
         self.km.also_bound = [student.kernel_folder]
         self.km.user_offset = CHECKER_USER_OFFSET
         student_user = sandbox.kernel_user(student.sandbox)
-        open_to(student_user, (student_user or 0) + CHECKER_USER_OFFSET, student.kernel_folder)
+        if student_user is not None:  # else both kernels run as the grader's user
+            open_to(student_user, student_user + CHECKER_USER_OFFSET, student.kernel_folder)
         await ensure_async(self.km.start_kernel(cwd=str(self.folder)))
         self.kc = self.km.client()
         self.kc.allow_stdin = False

@@ -47,9 +47,7 @@ STOP = "course-checker-stop"
 MAX_MESSAGE = 500
 TENSOR_MODULES = ("tensorflow", "keras", "torch", "jax")
 MUTABLE = (list, dict, Counter, np.ndarray)
-
-
-CONTROL_FLOW = ("StopIteration", "StopAsyncIteration", "GeneratorExit")
+CONTROL_FLOW = ("StopIteration", "StopAsyncIteration", "GeneratorExit")  # never raised in the checker as themselves
 
 
 def exception_named(name: str, message: str) -> Exception:
@@ -113,7 +111,8 @@ class Agent:
     # --- values out --------------------------------------------------------
     def handle(self, value, encode_item):
         plain = as_array(value)
-        plain = as_shape(value) if plain is None else plain
+        if plain is None:
+            plain = as_shape(value)
         if plain is not None:
             return encode_item(plain)
         if isinstance(value, np.random.Generator):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -95,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     units = [find_unit(name) for name in args.units] if args.units else all_units()
     result = {"units": [], "median_call_ms": median_call_ms(args.calls), "machine": bench.machine(),
-              "cpu_count": bench.os.cpu_count(), "data": bench.data_used(),
+              "cpu_count": os.cpu_count(), "data": bench.data_used(),
               "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     for unit in units:
         row = graded_both_ways(unit)

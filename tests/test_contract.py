@@ -44,12 +44,11 @@ def executed_source():
             notebook = nb.read(unit.notebook)
             context = nb.live_kernel(notebook, unit.folder)
             client, runner = context.__enter__()
-            cache[unit.name] = (notebook, runner, context, client)
+            cache[unit.name] = (notebook, runner, client, context)
         return cache[unit.name][:3]
 
-    run.client = lambda unit: cache[unit.name][3]
     yield run
-    for _, _, context, _ in cache.values():
+    for *_, context in cache.values():
         context.__exit__(None, None, None)
 
 
@@ -126,7 +125,7 @@ def test_e_untouched_release_gets_zero_and_grading_finishes(unit, graded):
 
 
 def test_f_every_mutant_loses_points(unit, executed_source):
-    notebook, run, _ = executed_source(unit)
+    notebook, run, client = executed_source(unit)
     mutants = runpy.run_path(str(unit.folder / "mutants.py"))["MUTANTS"]
     answers = nb.answer_cells(notebook)
     assert set(mutants) == set(answers), "mutants.py must cover exactly the answer cells"
@@ -135,7 +134,7 @@ def test_f_every_mutant_loses_points(unit, executed_source):
         assert len(mutants[exercise]) >= 2, f"{exercise} needs at least two mutants"
     release = nb.read(RELEASE / unit.name / unit.notebook.name)
     tests = list(nb.test_cells(notebook).values())
-    with nb.checker_beside(executed_source.client(unit), release, tests) as run_test:
+    with nb.checker_beside(client, release, tests) as run_test:
         assert contract.mutant_survivors(notebook, run, mutants, run_test) == [], \
             "the hidden tests let wrong answers through"
         for exercise, cell in answers.items():
