@@ -61,9 +61,15 @@ def _data_line() -> tuple[bool, str]:
 
 
 def _model_line(repo_id: str) -> tuple[bool, str]:
-    """Whether a pretrained model's files are in the local Hugging Face cache, and what happens if not."""
+    """Whether a pretrained model's files are here (in a package or the Hugging Face cache), and if not, why."""
     from . import models
 
+    if any(model.name == repo_id for model in models.PACKAGED):
+        try:
+            folder = models.packaged_folder(repo_id)
+        except models.PackagedModelError as error:
+            return False, f"FAIL  model: {error}"
+        return True, f"OK    model: {repo_id} (shipped in a package; weights match the upstream sha256): {folder}"
     if not models.is_cached(models.find(repo_id)):
         if os.environ.get("HF_HUB_OFFLINE") == "1":
             return False, f"FAIL  model: {repo_id} is not in the cache and HF_HUB_OFFLINE=1 forbids downloading it"
@@ -81,7 +87,8 @@ def _hardware_line() -> str:
 def check(packages: list[str], needs_data: bool = True, models: tuple[str, ...] = ()) -> bool:
     """Print the state of each package, the data and the pretrained models; return True when all is well.
 
-    ``models`` are Hugging Face ids from course.models.PRETRAINED that the notebook loads.
+    ``models`` are Hugging Face ids from course.models.PRETRAINED, or names from course.models.PACKAGED,
+    that the notebook loads.
     """
     results = [_package_line(name) for name in packages]
     results.append(_data_line() if needs_data else (True, "INFO  data: this notebook uses no dataset"))

