@@ -37,6 +37,8 @@ PRETRAINED = (
                     ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "vocab.txt")),
     PretrainedModel("google-t5/t5-small", "05_bert_t5",
                     ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "spiece.model")),
+    PretrainedModel("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "05_bert_t5",
+                    ("config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt")),
     PretrainedModel("distilbert/distilgpt2", "06_rlhf",
                     ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "vocab.json",
                      "merges.txt")),
@@ -135,6 +137,17 @@ def packaged_folder(name: str) -> Path:
         raise PackagedModelError(f"{name}: {weights} is not the upstream file (sha256 {digest.hexdigest()}, "
                                  f"expected {model.sha256}). {reinstall}")
     return folder
+
+
+def cached_folder(repo_id: str) -> Path | None:
+    """The local snapshot folder of a listed model whose files are all cached, else None; never downloads."""
+    from huggingface_hub import try_to_load_from_cache
+
+    model = find(repo_id)
+    if not is_cached(model):
+        return None
+    return Path(try_to_load_from_cache(model.repo_id, model.files[0], cache_dir=os.environ.get("HF_HUB_CACHE"),
+                                       revision=model.revision)).parent
 
 
 def is_cached(model: PretrainedModel) -> bool:

@@ -109,6 +109,14 @@ def test_prefetch_caches_exactly_the_listed_files_for_offline_use(hub, tmp_path)
     assert not [r for r in hub.requested if "README.md" in r], "files the course does not list are not fetched"
 
 
+def test_cached_folder_finds_a_prefetched_model_and_never_downloads(hub, monkeypatch):
+    monkeypatch.setattr(models, "PRETRAINED", (TINY,))
+    assert models.cached_folder(TINY.repo_id) is None
+    assert hub.requested == [], "asking where a model is must not reach the hub"
+    folder = models.prefetch(TINY)
+    assert models.cached_folder(TINY.repo_id) == folder
+
+
 def test_prefetch_names_a_file_the_hub_lacks(hub):
     broken = models.PretrainedModel(TINY.repo_id, TINY.unit, ("config.json", "tokenizer.json"))
     with pytest.raises(models.ModelDownloadError, match="no tokenizer.json"):
