@@ -64,7 +64,7 @@ def _model_line(repo_id: str) -> tuple[bool, str]:
     """Whether a pretrained model's files are here (in a package or the Hugging Face cache), and if not, why."""
     from . import models
 
-    if any(model.name == repo_id for model in models.PACKAGED):
+    if isinstance(models.listed(repo_id), models.PackagedModel):
         try:
             folder = models.packaged_folder(repo_id)
         except models.PackagedModelError as error:

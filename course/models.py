@@ -110,6 +110,14 @@ def find_packaged(name: str) -> PackagedModel:
     raise KeyError(f"{name} is not in course/models.py PACKAGED: add it there first")
 
 
+def listed(name: str) -> PretrainedModel | PackagedModel:
+    """A model a notebook may name in its environment check: from the Hub (PRETRAINED) or a package (PACKAGED)."""
+    try:
+        return find_packaged(name)
+    except KeyError:
+        return find(name)
+
+
 class PackagedModelError(RuntimeError):
     """A packaged model is missing or its weights are not the upstream file; the message says what to do."""
 

@@ -161,7 +161,7 @@ def test_every_model_a_notebook_checks_is_listed_under_its_unit(unit):
     assert checks, f"{unit.notebook.name} has no environment.check(...) call"
     checked = [repo_id for call in checks for keyword in call.keywords if keyword.arg == "models"
                for repo_id in ast.literal_eval(keyword.value)]
-    assert [repo_id for repo_id in checked if models.find(repo_id).unit != unit.name] == []
+    assert [repo_id for repo_id in checked if models.listed(repo_id).unit != unit.name] == []
 
 
 def test_download_uses_the_mirror(remote_csv, tmp_path, monkeypatch):  # noqa: F811
