@@ -113,6 +113,13 @@ def benchmark_section(results: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def figures_section(results: list[dict]) -> str:
+    """One line per unit whose notebook reported figures (runtime.report), from its student-mode run."""
+    lines = [f"- {result['unit']}: " + "; ".join(f"{name} {value:g}" for name, value in result["figures"].items())
+             for result in results if result.get("figures")]
+    return "\n".join(lines or ["- no unit reports figures yet"])
+
+
 CHECKER_HEADER = ["unit", "one submission graded, checker off", "checker on", "peak memory off / on",
                   "calls to the student's kernel", "median call"]
 
@@ -143,6 +150,7 @@ def checker_section(folder: Path = BENCHMARK_RESULTS) -> str:
 def sections(source: Path = SOURCE, results: Path = BENCHMARK_RESULTS, release: Path = RELEASE) -> dict:
     """Every generated section of the README, by marker name, as it should read now."""
     return {"units": units_table(all_units(source), release), "benchmarks": benchmark_section(unit_results(results)),
+            "figures": figures_section(unit_results(results)),
             "checker": checker_section(results)}
 
 

@@ -159,20 +159,27 @@ def execute_cells(client: NotebookClient, notebook, label: str) -> None:
             raise BenchmarkError(f"{describe_cell(cell, index)} raised {errors[0].ename}: {errors[0].evalue[:300]}")
 
 
-def run_notebook(unit: Unit, mode: str) -> tuple[float, float]:
-    """(seconds, peak MiB) of running the unit's source notebook in a temporary copy."""
+def run_notebook(unit: Unit, mode: str) -> tuple[float, float, dict]:
+    """(seconds, peak MiB, the figures it reported with runtime.report) of running the unit's source notebook
+    in a temporary copy."""
     with tempfile.TemporaryDirectory(prefix=f"bench-{unit.name}-") as scratch:
         folder = Path(shutil.copytree(unit.folder, Path(scratch) / unit.name))
         notebook = nbformat.read(folder / unit.notebook.name, as_version=4)
         client = NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                                 resources={"metadata": {"path": str(folder)}})
+        figures_file = Path(scratch) / "figures.jsonl"
         # An empty weight cache: the run trains its model, as a student's first run does.
-        with environment(**settings.MODE.assign(mode), **settings.CACHE_DIR.assign(Path(scratch) / "cache")):
+        with environment(**settings.MODE.assign(mode), **settings.CACHE_DIR.assign(Path(scratch) / "cache"),
+                         **settings.FIGURES_FILE.assign(figures_file)):
             started = time.perf_counter()
             with client.setup_kernel(), PeakMemory(kernel_pid(client)) as memory:
                 execute_cells(client, notebook, f"{unit.name} ({mode})")
             seconds = time.perf_counter() - started
-    return round(seconds, 1), memory.mib
+        figures = {}
+        if figures_file.exists():
+            for line in figures_file.read_text().splitlines():
+                figures.update(json.loads(line))
+    return round(seconds, 1), memory.mib, figures
 
 
 # --- grading one submission -------------------------------------------------
@@ -254,7 +261,7 @@ def data_used() -> dict:
 
 
 def benchmark(unit: Unit, mode: str, skip_grading: bool) -> dict:
-    notebook_seconds, notebook_peak = run_notebook(unit, mode)
+    notebook_seconds, notebook_peak, figures = run_notebook(unit, mode)
     grading = (None, None, None, None) if skip_grading else grade_one_submission(unit)
     result = {
         "unit": unit.name,
@@ -266,6 +273,7 @@ def benchmark(unit: Unit, mode: str, skip_grading: bool) -> dict:
         "grading_score": grading[2],
         "grading_max_score": grading[3],
         "grading_points_by_hand": None if skip_grading else points_by_hand(unit),
+        "figures": figures,
         "data": data_used(),
         "cpu_count": os.cpu_count(),
         "machine": machine(),

@@ -41,6 +41,9 @@ NBGRADER_EXECUTION = Setting("NBGRADER_EXECUTION", None,
 DATA_DIR = Setting("COURSE_DATA_DIR", None, "the folder holding wine-reviews/ (default: data/ in the repository)")
 DATA_MIRROR = Setting("COURSE_DATA_MIRROR", None, "a server to download the data files from instead of their homes")
 CACHE_DIR = Setting("COURSE_CACHE_DIR", None, "where trained weights are kept (default: ~/.cache/genlm-course)")
+FIGURES_FILE = Setting("COURSE_FIGURES_FILE", None,
+                       "set by benchmarks/run_notebooks.py: a file the notebook appends the figures it reports to "
+                       "(runtime.report), which the benchmark records and the README quotes")
 
 # --- grading ----------------------------------------------------------------
 GRADING_WORKSPACE = Setting("COURSE_GRADING_WORKSPACE", None,
@@ -111,6 +114,10 @@ def nbgrader_execution() -> str | None:
 
 def data_dir() -> Path | None:
     return _path(DATA_DIR)
+
+
+def figures_file() -> Path | None:
+    return _path(FIGURES_FILE)
 
 
 def data_mirror() -> str | None:

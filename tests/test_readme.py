@@ -34,6 +34,13 @@ def test_a_section_is_rewritten_between_its_markers_and_nowhere_else():
         readme.with_section(text, "benchmarks", "new")
 
 
+def test_figures_are_quoted_for_the_units_that_report_them():
+    results = [{"unit": "05_bert_t5", "figures": {"masked token accuracy": 0.19, "chance": 0.5}},
+               {"unit": "06_rlhf", "figures": {}}, {"unit": "07_text_to_image"}]
+    assert readme.figures_section(results) == "- 05_bert_t5: masked token accuracy 0.19; chance 0.5"
+    assert readme.figures_section([]) == "- no unit reports figures yet"
+
+
 def test_the_readme_stays_a_front_door():
     text = (REPOSITORY / "README.md").read_text()
     assert len(text.encode()) <= 8500, "README.md is for a two-minute read: move details to a guide"

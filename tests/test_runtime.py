@@ -1,5 +1,6 @@
 """course.runtime: the mode from the environment, per-mode budgets, seeding."""
 
+import json
 import random
 
 import numpy as np
@@ -124,3 +125,14 @@ def test_describe_mentions_grading_and_nbgrader_step(env):
     env.setenv("NBGRADER_EXECUTION", "autograde")
     text = runtime.describe()
     assert "grading" in text and "autograde" in text
+
+
+def test_report_prints_the_figures_and_appends_them_for_a_benchmark(env, tmp_path, capsys):
+    runtime.report(masked_token_accuracy=0.123456, speed_up=3)
+    assert capsys.readouterr().out == "masked token accuracy: 0.1235\nspeed up: 3\n"
+    figures = tmp_path / "figures.jsonl"
+    env.setenv("COURSE_FIGURES_FILE", str(figures))
+    runtime.report(held_out_accuracy=0.9)
+    runtime.report(chance=0.5)
+    assert [json.loads(line) for line in figures.read_text().splitlines()] == [
+        {"held out accuracy": 0.9}, {"chance": 0.5}]
