@@ -225,9 +225,15 @@ def encoder_outputs(encoder, tokenizer, texts: Sequence[str], batch_size: int = 
 
 def sentence_embeddings(encoder, tokenizer, texts: Sequence[str], pool: Callable, normalise: bool = True,
                         max_length: int = 128) -> np.ndarray:
-    """One vector per text: ``pool(hidden_states, attention_mask)`` (the student's pooling), unit length if asked."""
-    vectors = np.concatenate([np.asarray(pool(hidden, mask), dtype=np.float32)
-                              for hidden, mask in encoder_outputs(encoder, tokenizer, texts, max_length=max_length)])
+    """One vector per text: ``pool(hidden_states, attention_mask)`` (the student's pooling), unit length if asked.
+
+    Texts are encoded longest first, so each batch holds texts of similar length and little padding; the vectors
+    come back in the order of ``texts``.
+    """
+    order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+    batches = encoder_outputs(encoder, tokenizer, [texts[i] for i in order], max_length=max_length)
+    vectors = np.empty((len(texts), encoder.config.hidden_size), dtype=np.float32)
+    vectors[order] = np.concatenate([np.asarray(pool(hidden, mask), dtype=np.float32) for hidden, mask in batches])
     if normalise:
         vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
     return vectors
@@ -271,6 +277,7 @@ def quantise_linear_layers(model):
 
     with warnings.catch_warnings():  # torch.ao.quantization is deprecated in favour of torchao, still there in 2.13
         warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.filterwarnings("ignore", message=".*torch.ao.quantization.*")
         return quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
 
 
