@@ -114,10 +114,10 @@ def benchmark_section(results: list[dict]) -> str:
 
 
 def figures_section(results: list[dict]) -> str:
-    """One line per unit whose notebook reported figures (runtime.report), from its student-mode run."""
-    lines = [f"- {result['unit']}: " + "; ".join(f"{name} {value:g}" for name, value in result["figures"].items())
-             for result in results if result.get("figures")]
-    return "\n".join(lines or ["- no unit reports figures yet"])
+    """A row per unit whose notebook reported figures (runtime.report), from its student-mode run."""
+    rows = [f"| {result['unit']} | " + "; ".join(f"{name} {value:.3g}" for name, value in result["figures"].items())
+            + " |" for result in results if result.get("figures")]
+    return "\n".join(["| unit | what its student run reached |", "|---|---|"] + rows)
 
 
 CHECKER_HEADER = ["unit", "one submission graded, checker off", "checker on", "peak memory off / on",

@@ -37,8 +37,8 @@ def test_a_section_is_rewritten_between_its_markers_and_nowhere_else():
 def test_figures_are_quoted_for_the_units_that_report_them():
     results = [{"unit": "05_bert_t5", "figures": {"masked token accuracy": 0.19, "chance": 0.5}},
                {"unit": "06_rlhf", "figures": {}}, {"unit": "07_text_to_image"}]
-    assert readme.figures_section(results) == "- 05_bert_t5: masked token accuracy 0.19; chance 0.5"
-    assert readme.figures_section([]) == "- no unit reports figures yet"
+    assert readme.figures_section(results).splitlines()[2:] == ["| 05_bert_t5 | masked token accuracy 0.19; chance 0.5 |"]
+    assert readme.figures_section([]).splitlines()[0].startswith("| unit |")
 
 
 def test_the_readme_stays_a_front_door():
