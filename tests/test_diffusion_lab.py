@@ -87,7 +87,7 @@ def scheduler_timesteps(scheduler) -> list[int]:
 
 
 def test_render_draws_each_shape_in_its_colour_and_quadrant():
-    scenes = [{"colour": c, "shape": s, "size": "large", "x": 12.0, "y": 4.0} for c in lab.COLOURS for s in lab.SHAPES]
+    scenes = [{"colour": c, "shape": s, "size": "small", "x": 12.0, "y": 4.0} for c in lab.COLOURS for s in lab.SHAPES]
     images = lab.render(scenes)
     assert images.shape == (12, 16, 16, 3) and images.dtype == np.float32
     assert images.min() >= -1 and images.max() <= 1
@@ -126,17 +126,17 @@ def test_ddim_timesteps_are_diffusers_leading_spacing():
         lab.ddim_timesteps(0)
 
 
-def test_reference_cross_attention_equals_the_denoisers_keras_layer():
+def test_reference_caption_attention_equals_the_denoisers_keras_layer():
     """What the notebook shows students, on an untrained denoiser: their function (here the reference)
     computes what Keras' one-head MultiHeadAttention computes."""
-    cross_attention = reference_solution("cross_attention")["cross_attention"]
+    caption_attention = reference_solution("caption_attention")["caption_attention"]
     denoiser, probe = lab.build_denoiser(seed=0)
     scenes = lab.make_scenes(3, seed=2)
     ids, mask = lab.tokenize(["a red circle", "a small blue square at the top right", ""])
     queries, tokens, output, weights = probe.predict([lab.render(scenes), np.array([10, 500, 999]), ids, mask],
                                                      verbose=0)
-    ours_output, ours_weights = cross_attention(queries, tokens, mask,
-                                                lab.attention_parameters(denoiser.get_layer("cross_attention")))
+    ours_output, ours_weights = caption_attention(queries, tokens, mask,
+                                                  lab.attention_parameters(denoiser.get_layer("cross_attention")))
     np.testing.assert_allclose(ours_weights, weights[:, 0], atol=1e-5)
     np.testing.assert_allclose(ours_output, output, atol=1e-4)
     assert (ours_weights[:, :, ~mask[2]][2] == 0).all()

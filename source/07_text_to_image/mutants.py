@@ -45,7 +45,7 @@ MUTANTS = {
                                "spread = np.sqrt(1.0 - alpha_bars[np.minimum(t + 1, len(alpha_bars) - 1)]).reshape(per_image)")],
         "no range check": [("    if np.any(t < 0) or np.any(t >= len(alpha_bars)):\n", "    if False:\n")],
     },
-    "cross_attention": {
+    "caption_attention": {
         "padding not masked": [("scores = np.where(real, scores, -np.inf)", "scores = scores")],
         "scores not divided by sqrt(d)": [("/ np.sqrt(queries.shape[-1])", "")],
         "softmax over image positions": [
