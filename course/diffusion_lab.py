@@ -287,7 +287,8 @@ def build_denoiser(width: int = 16, inner: int = 48, embed_dim: int = 48, seed: 
 
     16 x 16 (``width`` channels) -> 8 x 8 (``inner`` channels) -> 16 x 16, residual blocks told t through a
     sinusoidal embedding, and cross-attention from the 64 image positions at 8 x 8 to the caption's tokens
-    between the two inner blocks. Most of the work happens at 8 x 8, where it costs a quarter. ``probe``
+    between the two inner blocks. As in Imagen, a summary of the caption (the mean of its token vectors) is
+    also added to the step's vector, which every residual block receives. Most of the work happens at 8 x 8, where it costs a quarter. ``probe``
     returns that cross-attention's query input (batch, 64, inner), the caption's token features (batch,
     tokens, embed_dim), Keras' output (batch, 64, inner) and weights (batch, 1, 64, tokens).
     """
@@ -300,8 +301,12 @@ def build_denoiser(width: int = 16, inner: int = 48, embed_dim: int = 48, seed: 
     ids = keras.Input((CAPTION_LENGTH,), dtype="int32", name="token_ids")
     mask = keras.Input((CAPTION_LENGTH,), dtype="bool", name="token_mask")
 
-    time_vector = layers.Dense(embed_dim, activation="swish")(timestep_embedding(timesteps, embed_dim))
     tokens = token_embedding_layer()(len(VOCABULARY), embed_dim, name="caption_tokens")(ids)  # (batch, tokens, embed)
+    real = keras.ops.cast(mask, "float32")[:, :, None]
+    caption_summary = keras.ops.sum(tokens * real, axis=1) / keras.ops.sum(real, axis=1)  # mean of the real tokens
+    time_vector = layers.Dense(embed_dim, activation="swish", name="step_and_caption")(
+        layers.Concatenate()([timestep_embedding(timesteps, embed_dim), caption_summary]))
+    time_vector = layers.Dense(embed_dim, activation="swish")(time_vector)
 
     x = layers.Conv2D(width, 3, padding="same", name="stem")(with_coordinates(noisy))
     skip = _residual_block(x, time_vector, width, "outer_down")  # 16 x 16
@@ -330,11 +335,16 @@ def drop_captions(token_ids: np.ndarray, token_mask: np.ndarray, probability: fl
 
 
 def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable, betas, steps: int,
-                   batch_size: int = 64, learning_rate: float = 2e-3, drop_probability: float = 0.15,
-                   seed: int = 0) -> list[float]:
+                   batch_size: int = 48, learning_rate: float = 3e-3, drop_probability: float = 0.15,
+                   ema_decay: float = 0.995, seed: int = 0) -> list[float]:
     """Train to predict the noise: for each batch draw t and the noise, make x_t with the notebook's
     ``add_noise(x0, t, noise, betas)``, drop some captions, and minimise the squared error. Returns
-    the loss of every step. The learning rate falls to a tenth along a cosine."""
+    the loss of every step.
+
+    The learning rate falls to a tenth along a cosine. The weights the denoiser keeps at the end are an
+    exponential moving average of the trained ones (``ema_decay``), as in the DDPM paper: an average over
+    the last few hundred steps samples cleaner images than the last step's weights.
+    """
     import keras
     import tensorflow as tf
     from tqdm.auto import tqdm
@@ -342,12 +352,15 @@ def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable,
     schedule = keras.optimizers.schedules.CosineDecay(learning_rate, max(steps, 1), alpha=0.1)
     optimizer = keras.optimizers.Adam(schedule)
     variables = denoiser.trainable_variables
+    averages = [tf.Variable(variable, trainable=False) for variable in variables]
 
     @tf.function(reduce_retracing=True)
     def train_step(noisy, timesteps, ids, mask, noise):
         with tf.GradientTape() as tape:
             value = keras.ops.mean((denoiser([noisy, timesteps, ids, mask], training=True) - noise) ** 2)
         optimizer.apply(tape.gradient(value, variables), variables)
+        for average, variable in zip(averages, variables):
+            average.assign(ema_decay * average + (1.0 - ema_decay) * variable)
         return value
 
     generator, losses = np.random.default_rng(seed), []
@@ -358,6 +371,9 @@ def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable,
         noisy = np.asarray(add_noise(images[chosen], timesteps, noise, betas), dtype=np.float32)
         ids, mask = drop_captions(token_ids[chosen], token_mask[chosen], drop_probability, generator)
         losses.append(float(train_step(noisy, timesteps.astype(np.int32), ids, mask, noise.astype(np.float32))))
+    if steps:
+        for average, variable in zip(averages, variables):
+            variable.assign(average)
     return losses
 
 
