@@ -103,11 +103,11 @@ def render(scenes: Sequence[dict]) -> np.ndarray:
     return 2 * images - 1
 
 
-def tokenize(captions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def caption_ids(captions: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Captions -> (token ids (count, CAPTION_LENGTH) int32, mask of real tokens, bool).
 
     Every caption starts with <start>, so even the empty caption "" (the one classifier-free guidance
-    trains with) has one real token. Example: tokenize(["a red circle"])[0][0] -> [1, 2, 11, 15, 0, 0, 0, 0, 0].
+    trains with) has one real token. Example: caption_ids(["a red circle"])[0][0] -> [1, 2, 11, 15, 0, 0, 0, 0, 0].
     """
     index = {word: i for i, word in enumerate(VOCABULARY)}
     ids = np.full((len(captions), CAPTION_LENGTH), PAD, dtype=np.int32)
@@ -329,7 +329,7 @@ def drop_captions(token_ids: np.ndarray, token_mask: np.ndarray, probability: fl
     """Copies of the batch's captions, each replaced by the empty caption with ``probability``
     (classifier-free guidance trains one model to denoise with and without its caption)."""
     dropped = generator.random(len(token_ids)) < probability
-    empty_ids, empty_mask = tokenize([""])
+    empty_ids, empty_mask = caption_ids([""])
     return (np.where(dropped[:, None], empty_ids, token_ids),
             np.where(dropped[:, None], empty_mask, token_mask))
 
@@ -417,8 +417,8 @@ def sample(predict: Callable, captions: Sequence[str], step: Callable, betas, gu
     from tqdm.auto import tqdm
 
     generator = np.random.default_rng(seed)
-    ids, mask = tokenize(captions)
-    empty_ids, empty_mask = tokenize([""] * len(captions))
+    ids, mask = caption_ids(captions)
+    empty_ids, empty_mask = caption_ids([""] * len(captions))
     x = generator.standard_normal((len(captions), IMAGE_SIZE, IMAGE_SIZE, 3))
     pairs = ddim_timesteps(num_steps, len(betas)) if deterministic else [(t, t - 1) for t in range(len(betas))[::-1]]
     kept = []

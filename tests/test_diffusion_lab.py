@@ -111,12 +111,12 @@ def test_training_scenes_never_hold_a_held_out_pair_and_the_gallery_holds_every_
 
 
 def test_tokenize_pads_marks_real_tokens_and_names_unknown_words():
-    ids, mask = lab.tokenize(["a small red circle at the top left", ""])
+    ids, mask = lab.caption_ids(["a small red circle at the top left", ""])
     assert ids.shape == (2, lab.CAPTION_LENGTH) and mask.dtype == bool
     assert lab.words_of(ids[0]) == "<start> a small red circle at the top left".split()
     assert mask[0].all() and mask[1].tolist() == [True] + [False] * (lab.CAPTION_LENGTH - 1)
     with pytest.raises(ValueError, match="purple"):
-        lab.tokenize(["a purple circle"])
+        lab.caption_ids(["a purple circle"])
 
 
 def test_ddim_timesteps_are_diffusers_leading_spacing():
@@ -132,7 +132,7 @@ def test_reference_caption_attention_equals_the_denoisers_keras_layer():
     caption_attention = reference_solution("caption_attention")["caption_attention"]
     denoiser, probe = lab.build_denoiser(seed=0)
     scenes = lab.make_scenes(3, seed=2)
-    ids, mask = lab.tokenize(["a red circle", "a small blue square at the top right", ""])
+    ids, mask = lab.caption_ids(["a red circle", "a small blue square at the top right", ""])
     queries, tokens, output, weights = probe.predict([lab.render(scenes), np.array([10, 500, 999]), ids, mask],
                                                      verbose=0)
     ours_output, ours_weights = caption_attention(queries, tokens, mask,
