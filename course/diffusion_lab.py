@@ -540,6 +540,8 @@ def attention_maps(image, weights, words: Sequence[str], title: str = ""):
     """
     import matplotlib.pyplot as plt
 
+    from .plots import finish
+
     side = int(round(np.sqrt(len(weights))))
     figure, axes = plt.subplots(1, len(words) + 1, figsize=(1.3 * (len(words) + 1), 1.8))
     axes[0].imshow(as_rgb(image), interpolation="nearest")
@@ -551,8 +553,7 @@ def attention_maps(image, weights, words: Sequence[str], title: str = ""):
     for axis in axes:
         axis.axis("off")
     figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    plt.show()
+    return finish(figure, show=True)
 
 
 def generation_panel(generate: Callable[[str, float, int, int], np.ndarray], caption: str = "a large blue circle",

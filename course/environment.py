@@ -19,7 +19,7 @@ COURSE_DISTRIBUTION = "genlm-course"
 
 
 @functools.lru_cache(maxsize=1)
-def _course_requirements() -> dict:
+def course_requirements() -> dict:
     """The version ranges the course asks for, by distribution name (empty if the course is not installed)."""
     from packaging.requirements import Requirement
     from packaging.utils import canonicalize_name
@@ -46,7 +46,7 @@ def _package_line(name: str) -> tuple[bool, str]:
 
     distribution = _distribution_of(name)
     version = importlib.metadata.version(distribution)
-    requirement = _course_requirements().get(canonicalize_name(distribution))
+    requirement = course_requirements().get(canonicalize_name(distribution))
     if requirement and not requirement.specifier.contains(version, prereleases=True):
         return True, f"WARN  {name} {version}: the course is tested with {requirement.specifier}; it may still work"
     return True, f"OK    {name} {version}"

