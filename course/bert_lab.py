@@ -35,25 +35,7 @@ COLOURS = ("white", "red")  # label 0, label 1
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'])")
 
 
-@dataclass(frozen=True)
-class Review:
-    description: str
-    country: str
-    province: str
-    variety: str
-    points: int
-
-
-def load_reviews(limit: int | None = None, seed: int = 42) -> list[Review]:
-    """Reviews with every field present, as records; a deterministic random ``limit`` of them if given (the same
-    reviews ``course.data.load_reviews`` picks)."""
-    rows = [row for row in data.read_rows(data.find_reviews_file())
-            if all(" ".join((row.get(name) or "").split()) for name in data.REVIEW_FIELDS)]
-    return [Review(" ".join(row["description"].split()), row["country"], row["province"], row["variety"],
-                   int(row.get("points") or 0)) for row in data.subset(rows, limit, seed)]
-
-
-def colour_of(review: Review) -> int | None:
+def colour_of(review: data.Review) -> int | None:
     """1 for a red, 0 for a white, None for a variety whose colour the table does not give."""
     colour = WINE_COLOURS.get(review.variety)
     return None if colour is None else COLOURS.index(colour)

@@ -163,6 +163,25 @@ def load_reviews(limit: int | None = None, seed: int = 42) -> list[str]:
     return subset(formatted_reviews(read_rows(find_reviews_file())), limit, seed)
 
 
+@dataclass(frozen=True)
+class Review:
+    """One review as a record: its text, where and what the wine is, and the taster's points (80-100)."""
+    description: str
+    country: str
+    province: str
+    variety: str
+    points: int
+
+
+def review_records(limit: int | None = None, seed: int = 42) -> list[Review]:
+    """Reviews with every field present, as records; a deterministic random ``limit`` of them if given (the same
+    reviews ``load_reviews`` picks)."""
+    rows = [row for row in read_rows(find_reviews_file())
+            if all(" ".join((row.get(name) or "").split()) for name in REVIEW_FIELDS)]
+    return [Review(" ".join(row["description"].split()), row["country"], row["province"], row["variety"],
+                   int(row.get("points") or 0)) for row in subset(rows, limit, seed)]
+
+
 def subset(items: list, limit: int | None, seed: int) -> list:
     """All ``items``, or ``limit`` of them drawn with ``seed``, in their original order."""
     if limit is None or limit >= len(items):

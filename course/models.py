@@ -39,9 +39,6 @@ PRETRAINED = (
                     ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "spiece.model")),
     PretrainedModel("distilbert/distilbert-base-uncased-finetuned-sst-2-english", "05_bert_t5",
                     ("config.json", "model.safetensors", "tokenizer_config.json", "vocab.txt")),
-    PretrainedModel("distilbert/distilgpt2", "06_rlhf",
-                    ("config.json", "generation_config.json", "model.safetensors", "tokenizer.json", "vocab.json",
-                     "merges.txt")),
 )
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from course import bert_lab, environment, models
+from course import bert_lab, data, environment, models
 
 SOURCE = Path(__file__).resolve().parents[1] / "source" / "05_bert_t5" / "bert_t5.ipynb"
 MINILM = "all-MiniLM-L6-v2"
@@ -27,7 +27,7 @@ def reference_solution(grade_id: str) -> dict:
 
 @pytest.fixture(scope="module")
 def wordpiece():
-    texts = [review.description for review in bert_lab.load_reviews(800)]
+    texts = [review.description for review in data.review_records(800)]
     return bert_lab.train_wordpiece(texts, vocab_size=1500, extra_special_tokens=bert_lab.sentinel_tokens(4))
 
 
@@ -46,7 +46,7 @@ def test_reference_mask_tokens_equals_the_transformers_collator(wordpiece, seed)
     from transformers import DataCollatorForLanguageModeling
 
     mask_tokens = reference_solution("mask_tokens")["mask_tokens"]
-    texts = [review.description for review in bert_lab.load_reviews(64, seed=seed)]
+    texts = [review.description for review in data.review_records(64, seed=seed)]
     batch = wordpiece(texts, truncation=True, max_length=40, padding=True, return_special_tokens_mask=True,
                       return_tensors="np")
     ours = mask_tokens(batch["input_ids"], batch["special_tokens_mask"].astype(bool), wordpiece.mask_token_id,
@@ -161,8 +161,8 @@ def test_pretraining_batch_passes_the_special_positions_to_the_masking_function(
 
 
 def test_colours_and_sentences():
-    review = bert_lab.Review("Dry. Firm tannins! 95-97 points? Yes.", "Italy", "Tuscany", "Sangiovese", 90)
+    review = data.Review("Dry. Firm tannins! 95-97 points? Yes.", "Italy", "Tuscany", "Sangiovese", 90)
     assert bert_lab.colour_of(review) == bert_lab.COLOURS.index("red")
-    assert bert_lab.colour_of(bert_lab.Review("x", "US", "Oregon", "Rosé", 88)) is None
+    assert bert_lab.colour_of(data.Review("x", "US", "Oregon", "Rosé", 88)) is None
     assert bert_lab.sentences(review.description) == ["Dry.", "Firm tannins!", "95-97 points?", "Yes."]
     assert set(bert_lab.WINE_COLOURS.values()) == set(bert_lab.COLOURS)
