@@ -25,7 +25,7 @@ from . import data
 from .settings import cache_dir
 
 PAD, END = "<pad>", "<end>"
-WORD = re.compile(r"[a-z]+(?:-[a-z]+)*")
+WORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)*")  # letters of any alphabet, hyphenated words kept
 
 
 # --- prompts, responses and preference pairs -----------------------------------------------------------------
@@ -88,6 +88,15 @@ def small_gpt2_config(tokenizer, **overrides):
                     resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0, pad_token_id=tokenizer.pad_token_id,
                     bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id)
     return GPT2Config(**{**settings, **overrides})
+
+
+def small_gpt2(tokenizer, **overrides):
+    """A fresh GPT2LMHeadModel of ``small_gpt2_config``, its loss named so transformers does not warn."""
+    from transformers import GPT2LMHeadModel
+
+    model = GPT2LMHeadModel(small_gpt2_config(tokenizer, **overrides))
+    model.loss_type = "ForCausalLM"  # transformers cannot guess it from the class name, and says so
+    return model
 
 
 def copy_of(model):
@@ -324,6 +333,18 @@ def train_or_load(model, path: Path | None, train_once: Callable[[], History]) -
         torch.save({"weights": model.state_dict(), "history": history}, path)
         print(f"Saved the trained weights to {path}.")
     return history
+
+
+def score_texts(reward_model, tokenizer, prompts: Sequence[str], responses: Sequence[str], max_response: int,
+                batch_size: int = 128) -> np.ndarray:
+    """The reward model's score of each prompt + response, a batch at a time (so memory stays small)."""
+    scores = []
+    with torch.no_grad():
+        for start in range(0, len(prompts), batch_size):
+            batch = prompt_response_batch(tokenizer, prompts[start:start + batch_size],
+                                          responses[start:start + batch_size], max_response)
+            scores.append(reward_model(batch["input_ids"], batch["attention_mask"]).numpy())
+    return np.concatenate(scores)
 
 
 def word_effects(reviews: Sequence[data.Review], scores: Sequence[float], min_reviews: int = 15) -> list[tuple[str, float]]:
