@@ -36,6 +36,9 @@ MUTANTS = {
         "product of probabilities (underflows on long texts)": [
             ("return float(math.exp(-sum(math.log(p) for p in probabilities) / len(probabilities)))",
              "return float(math.prod(probabilities) ** (-1 / len(probabilities)))")],
+        "len() of the input as given (fails on a generator)": [
+            ("    probabilities = list(probabilities)\n    if not probabilities:",
+             "    if len(probabilities) == 0:")],
     },
     "apply_temperature": {
         "power T instead of 1/T": [("** (1.0 / temperature)", "** temperature")],
@@ -52,6 +55,8 @@ MUTANTS = {
                                                      "validation_ngrams = list(set(map(tuple, validation_ngrams)))")],
         "seen share instead of unseen": [("== 0)", "> 0)")],
         "key membership instead of a zero count": [("train_counts.get(tuple(ngram), 0) == 0", "tuple(ngram) not in train_counts")],
+        "list n-grams looked up as they are (lists cannot be keys)": [
+            ("train_counts.get(tuple(ngram), 0) == 0", "train_counts.get(ngram, 0) == 0")],
     },
     "gradient_norms_through_time": {
         "no tanh derivative": [("(1 - hidden_states[last - k + 1] ** 2)[:, None] * W", "W")],

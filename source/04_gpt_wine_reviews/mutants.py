@@ -108,6 +108,7 @@ MUTANTS = {
         "temperature ignored when top-k is used": [
             ("probabilities = temperature_probabilities(logits, temperature)",
              "probabilities = temperature_probabilities(logits, temperature if top_k == 0 else 1.0)")],
+        "top-k filters only when k > 1": [("if top_k > 0:", "if top_k > 1:")],
     },
     "generate_tokens": {
         "feeds only the last token": [("next_token_logits(ids)", "next_token_logits(ids[-1:])")],
