@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import numpy as np
 
 from . import data
+from .runtime import History
 
 # The colour of the most common varieties of the Wine Reviews data; blends, rosés and sparkling wines are left
 # out so the label is never in doubt.
@@ -82,19 +82,6 @@ def tiny_bert_config(vocab_size: int, **overrides):
     settings = dict(vocab_size=vocab_size, hidden_size=128, num_hidden_layers=2, num_attention_heads=2,
                     intermediate_size=512, max_position_embeddings=128, attn_implementation="eager")
     return BertConfig(**{**settings, **overrides})
-
-
-@dataclass
-class History:
-    """What a training loop measured, step by step."""
-    steps: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def record(self, step: int, **values: float) -> None:
-        self.steps.append(step)
-        for name, value in values.items():
-            self.values.setdefault(name, []).append(float(value))
 
 
 def pretraining_batch(tokenizer, pairs: Sequence[tuple[str, str, int]], mask_tokens: Callable, rng,

@@ -14,7 +14,7 @@ import json
 import re
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from . import data
+from .runtime import History
 from .settings import cache_dir
 
 PAD, END = "<pad>", "<end>"
@@ -99,9 +100,17 @@ def small_gpt2(tokenizer, **overrides):
     return model
 
 
-def copy_of(model):
-    """A frozen copy (the reference model PPO and DPO stay close to)."""
-    return copy.deepcopy(model).eval().requires_grad_(False)
+def trainable_copy(module):
+    """A deep copy of ``module`` in training mode, every parameter trainable."""
+    return copy.deepcopy(module).train().requires_grad_(True)
+
+
+def scalar_head(width: int):
+    """A linear layer from ``width`` features to one number, starting at zero (so it starts neutral)."""
+    head = torch.nn.Linear(width, 1)
+    torch.nn.init.zeros_(head.weight)
+    torch.nn.init.zeros_(head.bias)
+    return head
 
 
 class RewardModel(torch.nn.Module):
@@ -109,11 +118,8 @@ class RewardModel(torch.nn.Module):
 
     def __init__(self, language_model):
         super().__init__()
-        self.trunk = copy.deepcopy(language_model.transformer).train()
-        self.trunk.requires_grad_(True)
-        self.head = torch.nn.Linear(self.trunk.config.n_embd, 1)
-        torch.nn.init.zeros_(self.head.weight)
-        torch.nn.init.zeros_(self.head.bias)
+        self.trunk = trainable_copy(language_model.transformer)
+        self.head = scalar_head(self.trunk.config.n_embd)
 
     def forward(self, input_ids, attention_mask):
         hidden = self.trunk(input_ids=input_ids, attention_mask=attention_mask,
@@ -128,11 +134,8 @@ class PolicyWithValue(torch.nn.Module):
 
     def __init__(self, language_model):
         super().__init__()
-        self.policy = copy.deepcopy(language_model).train()
-        self.policy.requires_grad_(True)
-        self.value_head = torch.nn.Linear(self.policy.config.n_embd, 1)
-        torch.nn.init.zeros_(self.value_head.weight)
-        torch.nn.init.zeros_(self.value_head.bias)
+        self.policy = trainable_copy(language_model)
+        self.value_head = scalar_head(self.policy.config.n_embd)
 
     def forward(self, input_ids, attention_mask):
         output = self.policy(input_ids=input_ids, attention_mask=attention_mask,
@@ -217,7 +220,7 @@ def sample(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, seed: 
     was_training = model.training
     model.eval()
     with torch.no_grad():
-        for _ in range(max_new_tokens):
+        for _position in range(prompt_width, prompt_width + max_new_tokens):
             if use_cache:
                 output = model(input_ids=step_ids, attention_mask=attention, cache=past, use_cache=True,
                                position_ids=positions(attention)[:, -step_ids.shape[1]:])
@@ -241,21 +244,6 @@ def sample(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, seed: 
 
 
 # --- training ----------------------------------------------------------------------------------------------------
-
-@dataclass
-class History:
-    steps: list[int] = field(default_factory=list)
-    values: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def record(self, step: int, **values: float) -> None:
-        self.steps.append(step)
-        for name, value in values.items():
-            self.values.setdefault(name, []).append(float(value))
-
-    def last(self, name: str) -> float:
-        return self.values[name][-1]
-
 
 def progress(iterable, description: str):
     """A progress bar over ``iterable`` that disappears when done."""
@@ -321,16 +309,16 @@ def train_or_load(model, path: Path | None, train_once: Callable[[], History]) -
 
     if path is not None and path.exists():
         try:
-            saved = torch.load(path, weights_only=False)
+            saved = torch.load(path, weights_only=True)  # tensors and plain data only: nothing is unpickled
             model.load_state_dict(saved["weights"])
             print(f"Loaded trained weights from {path} (delete the file to train again).")
-            return saved["history"]
-        except (RuntimeError, KeyError, OSError) as error:
-            print(f"Cached weights in {path} do not fit this model ({error}); training again.")
+            return History(**saved["history"])
+        except Exception as error:  # an older or damaged file: any failure means train again
+            print(f"Cached weights in {path} cannot be used ({type(error).__name__}); training again.")
     history = train_once()
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"weights": model.state_dict(), "history": history}, path)
+        torch.save({"weights": model.state_dict(), "history": asdict(history)}, path)
         print(f"Saved the trained weights to {path}.")
     return history
 
@@ -350,11 +338,11 @@ def score_texts(reward_model, tokenizer, prompts: Sequence[str], responses: Sequ
 def word_effects(reviews: Sequence[data.Review], scores: Sequence[float], min_reviews: int = 15) -> list[tuple[str, float]]:
     """For each word in at least ``min_reviews`` of the reviews: the mean score of the reviews that use it, minus
     the mean of all; highest first."""
-    scores = np.asarray(scores, dtype=float)
+    by_review = np.array(scores, dtype=np.float64)
     users = defaultdict(list)
     for index, review in enumerate(reviews):
         for word in set(WORD.findall(review.description.lower())):
             users[word].append(index)
-    effects = [(word, float(scores[indices].mean() - scores.mean())) for word, indices in users.items()
+    effects = [(word, float(by_review[indices].mean() - by_review.mean())) for word, indices in users.items()
                if len(indices) >= min_reviews]
     return sorted(effects, key=lambda item: -item[1])

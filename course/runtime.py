@@ -24,6 +24,7 @@ import json
 import os
 import random
 import sys
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
 
@@ -91,6 +92,22 @@ def report(figures: Mapping[str, float] | None = None, **named: float) -> None:
     if path is not None:
         with path.open("a", encoding="utf-8") as handle:
             handle.write(json.dumps(rounded) + "\n")
+
+
+@dataclass
+class History:
+    """What a training loop measured, step by step (plain lists and numbers, so it saves as JSON or a dict)."""
+    steps: list[int] = field(default_factory=list)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    def record(self, step: int, **values: float) -> None:
+        self.steps.append(step)
+        for name, value in values.items():
+            self.values.setdefault(name, []).append(float(value))
+
+    def last(self, name: str) -> float:
+        return self.values[name][-1]
 
 
 def describe() -> str:
