@@ -154,20 +154,27 @@ def encode(tokenizer, texts: Sequence[str], max_tokens: int) -> list[list[int]]:
     return [ids[:max_tokens] for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
 
+def pad_rows(rows: Sequence[Sequence[int]], pad_id: int, left: bool = False):
+    """Token id lists as one (batch, width) tensor and its attention mask, padded on the right (or the left)."""
+    width = max(map(len, rows))
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    for row, ids in enumerate(rows):
+        columns = slice(width - len(ids), width) if left else slice(0, len(ids))
+        input_ids[row, columns] = torch.tensor(ids, dtype=torch.long)
+        attention[row, columns] = 1
+    return input_ids, attention
+
+
 def prompt_response_batch(tokenizer, prompts: Sequence[str], responses: Sequence[str], max_response: int) -> dict:
     """Prompts and responses as one right-padded batch: input_ids, attention_mask, and response_mask (True at
     the response's tokens, its end token included; False on the prompt and the padding)."""
 
     prompt_ids = encode(tokenizer, prompts, 64)
     response_ids = [ids + [tokenizer.eos_token_id] for ids in encode(tokenizer, responses, max_response - 1)]
-    rows = [p + r for p, r in zip(prompt_ids, response_ids)]
-    width = max(map(len, rows))
-    input_ids = torch.full((len(rows), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(rows), width), dtype=torch.long)
-    response = torch.zeros((len(rows), width), dtype=torch.bool)
+    input_ids, attention = pad_rows([p + r for p, r in zip(prompt_ids, response_ids)], tokenizer.pad_token_id)
+    response = torch.zeros_like(attention, dtype=torch.bool)
     for row, (p, r) in enumerate(zip(prompt_ids, response_ids)):
-        input_ids[row, :len(p) + len(r)] = torch.tensor(p + r)
-        attention[row, :len(p) + len(r)] = 1
         response[row, len(p):len(p) + len(r)] = True
     return {"input_ids": input_ids, "attention_mask": attention, "response_mask": response}
 
@@ -175,13 +182,7 @@ def prompt_response_batch(tokenizer, prompts: Sequence[str], responses: Sequence
 def left_padded_prompts(tokenizer, prompts: Sequence[str]) -> dict:
     """Prompts padded on the left, so every row's next token goes in the same column."""
 
-    ids = encode(tokenizer, prompts, 64)
-    width = max(map(len, ids))
-    input_ids = torch.full((len(ids), width), tokenizer.pad_token_id, dtype=torch.long)
-    attention = torch.zeros((len(ids), width), dtype=torch.long)
-    for row, prompt in enumerate(ids):
-        input_ids[row, width - len(prompt):] = torch.tensor(prompt)
-        attention[row, width - len(prompt):] = 1
+    input_ids, attention = pad_rows(encode(tokenizer, prompts, 64), tokenizer.pad_token_id, left=True)
     return {"input_ids": input_ids, "attention_mask": attention}
 
 
@@ -201,7 +202,7 @@ class Samples:
 
 
 def sample(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, seed: int, use_cache: bool = True,
-           temperature: float = 1.0, stop_at_end: bool = True) -> Samples:
+           stop_at_end: bool = True) -> Samples:
     """Sample a response to each prompt, one token at a time, until its end token or ``max_new_tokens``
     (``stop_at_end=False``: always ``max_new_tokens`` steps, as a timing needs).
 
@@ -228,7 +229,7 @@ def sample(model, tokenizer, prompts: Sequence[str], max_new_tokens: int, seed: 
             else:
                 output = model(input_ids=input_ids, attention_mask=attention, use_cache=False,
                                position_ids=positions(attention))
-            probabilities = torch.softmax(output.logits[:, -1].float() / temperature, dim=-1)
+            probabilities = torch.softmax(output.logits[:, -1].float(), dim=-1)
             token = torch.multinomial(probabilities, 1, generator=generator).squeeze(1)
             token = torch.where(finished, torch.full_like(token, tokenizer.pad_token_id), token)
             input_ids = torch.cat([input_ids, token[:, None]], dim=1)
@@ -282,13 +283,8 @@ def language_model_batches(tokenizer, texts: Sequence[str], batch_size: int, max
     encoded = [ids + [tokenizer.eos_token_id] for ids in encode(tokenizer, texts, max_tokens - 1)]
 
     def batches(step: int) -> dict:
-        rows = [encoded[i] for i in rng.integers(len(encoded), size=batch_size)]
-        width = max(map(len, rows))
-        input_ids = torch.full((batch_size, width), tokenizer.pad_token_id, dtype=torch.long)
-        attention = torch.zeros((batch_size, width), dtype=torch.long)
-        for row, ids in enumerate(rows):
-            input_ids[row, :len(ids)] = torch.tensor(ids)
-            attention[row, :len(ids)] = 1
+        input_ids, attention = pad_rows([encoded[i] for i in rng.integers(len(encoded), size=batch_size)],
+                                      tokenizer.pad_token_id)
         labels = input_ids.masked_fill(attention == 0, -100)
         return {"input_ids": input_ids, "attention_mask": attention, "labels": labels}
 
