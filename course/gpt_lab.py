@@ -181,6 +181,17 @@ def cache_path(name: str, settings: dict) -> Path:
     return cache_dir() / f"{name}-{digest}.weights.h5"
 
 
+def behaviour_fingerprint(model, length: int = 8) -> str:
+    """A short hash of what a freshly built model computes on fixed token ids (its logits, rounded).
+
+    Put in ``cache_path``'s settings, it gives a model whose layers compute something else (another
+    transformer block, say) a cache file of its own, so it never loads weights trained for a different one.
+    """
+    token_ids = np.arange(1, length + 1, dtype="int32")[None]
+    logits = np.asarray(model(token_ids, training=False), dtype=np.float32)
+    return hashlib.sha256(np.round(logits, 4).tobytes()).hexdigest()[:12]
+
+
 def train_or_load(model, path: Path | None, train_once: Callable[[], dict]) -> dict:
     """Load cached weights and history from ``path`` if there; else train, then save both.
 

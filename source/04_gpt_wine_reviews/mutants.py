@@ -30,6 +30,66 @@ MUTANTS = {
             ("    queries = ops.arange(length)[:, None]\n    keys = ops.arange(length)[None, :]\n    return ops.expand_dims(keys <= queries, axis=0)",
              "    full = ops.convert_to_tensor(np.tril(np.ones((16, 16), dtype=bool)))\n    return full[None, :length, :length]")],
     },
+    "transformer_block": {
+        "no residual around the attention": [
+            ("self.norm_attention(vectors + self.dropout_attention(attended, training=training))",
+             "self.norm_attention(self.dropout_attention(attended, training=training))")],
+        "no residual around the feed-forward": [
+            ("self.norm_feed_forward(vectors + self.dropout_feed_forward(expanded, training=training))",
+             "self.norm_feed_forward(self.dropout_feed_forward(expanded, training=training))")],
+        "no causal mask": [("attention_mask=mask,", "attention_mask=None,")],
+        "layer norm before each sub-layer (pre-norm)": [
+            ("        attended, scores = self.attention(vectors, vectors, attention_mask=mask,\n"
+             "                                          return_attention_scores=True, training=training)\n"
+             "        vectors = self.norm_attention(vectors + self.dropout_attention(attended, training=training))\n"
+             "        expanded = self.feed_forward_out(self.feed_forward_in(vectors))\n"
+             "        vectors = self.norm_feed_forward(vectors + self.dropout_feed_forward(expanded, training=training))\n",
+             "        normed = self.norm_attention(vectors)\n"
+             "        attended, scores = self.attention(normed, normed, attention_mask=mask,\n"
+             "                                          return_attention_scores=True, training=training)\n"
+             "        vectors = vectors + self.dropout_attention(attended, training=training)\n"
+             "        expanded = self.feed_forward_out(self.feed_forward_in(self.norm_feed_forward(vectors)))\n"
+             "        vectors = vectors + self.dropout_feed_forward(expanded, training=training)\n")],
+        "no dropout on the feed-forward path": [
+            ("vectors + self.dropout_feed_forward(expanded, training=training)", "vectors + expanded")],
+        "dropout always on": [("self.dropout_attention(attended, training=training)",
+                               "self.dropout_attention(attended, training=True)")],
+        "the feed-forward reads the block's input, not the attended vectors": [
+            ("        vectors = self.norm_attention(vectors + self.dropout_attention(attended, training=training))\n"
+             "        expanded = self.feed_forward_out(self.feed_forward_in(vectors))\n",
+             "        expanded = self.feed_forward_out(self.feed_forward_in(vectors))\n"
+             "        vectors = self.norm_attention(vectors + self.dropout_attention(attended, training=training))\n")],
+        "the feed-forward skips its first layer": [
+            ("self.feed_forward_out(self.feed_forward_in(vectors))", "self.feed_forward_out(vectors)")],
+        "the attention's output instead of its scores": [("return vectors, scores", "return vectors, attended")],
+    },
+    "gpt_model": {
+        "always one block": [("for number in range(num_blocks):", "for number in range(1):")],
+        "one block more than asked": [("for number in range(num_blocks):", "for number in range(num_blocks + 1):")],
+        "one block object applied num_blocks times": [
+            ("    for number in range(num_blocks):\n"
+             "        vectors, scores = TransformerBlock(num_heads, key_dim, embed_dim, ff_dim, causal_attention_mask,\n"
+             "                                           name=f\"block_{number}\")(vectors)\n",
+             "    block = TransformerBlock(num_heads, key_dim, embed_dim, ff_dim, causal_attention_mask, name=\"block_0\")\n"
+             "    for number in range(num_blocks):\n"
+             "        vectors, scores = block(vectors)\n")],
+        "a softmax inside the model": [('layers.Dense(vocab_size, name="next_token_logits")',
+                                        'layers.Dense(vocab_size, activation="softmax", name="next_token_logits")')],
+        "the probe shows the first block's attention": [
+            ("        vectors, scores = TransformerBlock(", "        vectors, block_scores = TransformerBlock("),
+            ("                                           name=f\"block_{number}\")(vectors)\n",
+             "                                           name=f\"block_{number}\")(vectors)\n"
+             "        scores = block_scores if number == 0 else scores\n")],
+        "every block reads the embeddings": [
+            ("    vectors = TokenAndPositionEmbedding(max_len, vocab_size, embed_dim, name=\"embedding\")(token_ids)\n"
+             "    for number in range(num_blocks):\n"
+             "        vectors, scores = TransformerBlock(num_heads, key_dim, embed_dim, ff_dim, causal_attention_mask,\n"
+             "                                           name=f\"block_{number}\")(vectors)\n",
+             "    embedded = TokenAndPositionEmbedding(max_len, vocab_size, embed_dim, name=\"embedding\")(token_ids)\n"
+             "    for number in range(num_blocks):\n"
+             "        vectors, scores = TransformerBlock(num_heads, key_dim, embed_dim, ff_dim, causal_attention_mask,\n"
+             "                                           name=f\"block_{number}\")(embedded)\n")],
+    },
     "token_position_embedding": {
         "no position embedding": [("return self.token_emb(token_ids) + self.pos_emb(positions)",
                                    "return self.token_emb(token_ids)")],
