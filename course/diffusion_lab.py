@@ -334,16 +334,29 @@ def drop_captions(token_ids: np.ndarray, token_mask: np.ndarray, probability: fl
             np.where(dropped[:, None], empty_mask, token_mask))
 
 
+def signal_to_noise(add_noise: Callable, betas) -> np.ndarray:
+    """SNR(t) = alpha_bar_t / (1 - alpha_bar_t) for every t, read off the notebook's ``add_noise``: noising
+    ones with no noise keeps sqrt(alpha_bar_t) of them, and noising zeros with unit noise gives sqrt(1 - alpha_bar_t)."""
+    steps = np.arange(len(betas))
+    column = (len(steps), 1)
+    kept = np.asarray(add_noise(np.ones(column), steps, np.zeros(column), betas), dtype=np.float64)[:, 0]
+    spread = np.asarray(add_noise(np.zeros(column), steps, np.ones(column), betas), dtype=np.float64)[:, 0]
+    return (kept / spread) ** 2
+
+
 def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable, betas, steps: int,
                    batch_size: int = 48, learning_rate: float = 3e-3, drop_probability: float = 0.15,
-                   ema_decay: float = 0.995, seed: int = 0) -> list[float]:
+                   ema_decay: float = 0.995, snr_cap: float = 5.0, seed: int = 0) -> list[float]:
     """Train to predict the noise: for each batch draw t and the noise, make x_t with the notebook's
     ``add_noise(x0, t, noise, betas)``, drop some captions, and minimise the squared error. Returns
-    the loss of every step.
+    the (unweighted) squared error of every step.
 
-    The learning rate falls to a tenth along a cosine. The weights the denoiser keeps at the end are an
-    exponential moving average of the trained ones (``ema_decay``), as in the DDPM paper: an average over
-    the last few hundred steps samples cleaner images than the last step's weights.
+    Each image's error is weighted by min(SNR(t), ``snr_cap``) / SNR(t) ("Min-SNR", Hang et al., 2023):
+    the nearly clean steps, where the noise is easy to see and its errors barely show in the picture, count
+    less, so training spends itself on the noisy steps where colour and shape are decided. The learning rate
+    falls to a tenth along a cosine. The weights the denoiser keeps at the end are an exponential moving
+    average of the trained ones (``ema_decay``), as in the DDPM paper: an average over the last few hundred
+    steps samples cleaner images than the last step's weights.
     """
     import keras
     import tensorflow as tf
@@ -354,14 +367,19 @@ def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable,
     variables = denoiser.trainable_variables
     averages = [tf.Variable(variable, trainable=False) for variable in variables]
 
+    snr = signal_to_noise(add_noise, betas)
+    weight_of_step = (np.minimum(snr, snr_cap) / snr).astype(np.float32)
+
     @tf.function(reduce_retracing=True)
-    def train_step(noisy, timesteps, ids, mask, noise):
+    def train_step(noisy, timesteps, ids, mask, noise, weights):
         with tf.GradientTape() as tape:
-            value = keras.ops.mean((denoiser([noisy, timesteps, ids, mask], training=True) - noise) ** 2)
+            errors = keras.ops.mean((denoiser([noisy, timesteps, ids, mask], training=True) - noise) ** 2,
+                                    axis=(1, 2, 3))
+            value = keras.ops.mean(errors * weights)
         optimizer.apply(tape.gradient(value, variables), variables)
         for average, variable in zip(averages, variables):
             average.assign(ema_decay * average + (1.0 - ema_decay) * variable)
-        return value
+        return keras.ops.mean(errors)
 
     generator, losses = np.random.default_rng(seed), []
     for _ in tqdm(range(steps), desc="training the denoiser", leave=False):
@@ -370,7 +388,8 @@ def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable,
         noise = generator.standard_normal(images[chosen].shape)
         noisy = np.asarray(add_noise(images[chosen], timesteps, noise, betas), dtype=np.float32)
         ids, mask = drop_captions(token_ids[chosen], token_mask[chosen], drop_probability, generator)
-        losses.append(float(train_step(noisy, timesteps.astype(np.int32), ids, mask, noise.astype(np.float32))))
+        losses.append(float(train_step(noisy, timesteps.astype(np.int32), ids, mask, noise.astype(np.float32),
+                                       weight_of_step[timesteps])))
     if steps:
         for average, variable in zip(averages, variables):
             variable.assign(average)

@@ -50,6 +50,15 @@ def test_reference_add_noise_equals_diffusers():
     np.testing.assert_allclose(add_noise(x0, steps, noise, BETAS), theirs, rtol=1e-12, atol=1e-12)
 
 
+def test_signal_to_noise_from_add_noise_is_diffusers_snr():
+    """The Min-SNR weights of train_denoiser read SNR(t) off the notebook's add_noise."""
+    scheduler = in_float64(DDPMScheduler(num_train_timesteps=1000), BETAS)
+    alpha_bars = scheduler.alphas_cumprod.numpy()
+    snr = lab.signal_to_noise(reference_solution("add_noise")["add_noise"], BETAS)
+    np.testing.assert_allclose(snr, alpha_bars / (1 - alpha_bars), rtol=1e-9)
+    assert snr[0] > 5 > snr[400] and np.all(np.diff(snr) < 0), "SNR falls with t, through the cap of 5"
+
+
 @pytest.mark.parametrize("t", [999, 998, 500, 100, 2, 1, 0])
 def test_reference_ddpm_step_equals_diffusers(t):
     """DDPMScheduler's defaults: predicted noise ("epsilon"), x0 clipped to [-1, 1], the posterior's variance
@@ -77,7 +86,7 @@ def test_reference_ddim_steps_equal_diffusers_and_our_timesteps(num_steps):
     for t, t_prev in pairs:
         predicted = 1.5 * generator.normal(size=x.shape)
         ours = ddim_step(ours, t, t_prev, predicted, BETAS)
-        theirs = scheduler.step(torch.tensor(predicted), t, theirs, eta=0.0).prev_sample
+        theirs = scheduler.step(torch.tensor(predicted), t, theirs, eta=0.0, use_clipped_model_output=True).prev_sample
         np.testing.assert_allclose(ours, theirs.numpy(), rtol=1e-9, atol=1e-10, err_msg=f"t={t}")
 
 

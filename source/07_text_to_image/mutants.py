@@ -80,6 +80,12 @@ MUTANTS = {
                                 "x0_hat = (x_t - np.sqrt(1.0 - alpha_bars[t]) * eps) / np.sqrt(alpha_bars[t])")],
         "the noise direction from step t": [("np.sqrt(1.0 - alpha_bar_prev) * eps", "np.sqrt(1.0 - alpha_bars[t]) * eps")],
         "x0_hat not divided by sqrt(alpha_bar_t)": [("/ np.sqrt(alpha_bars[t]), -1.0, 1.0)", ", -1.0, 1.0)")],
+        "the predicted noise kept after clipping x0_hat": [
+            ("    eps = (x_t - np.sqrt(alpha_bars[t]) * x0_hat) / np.sqrt(1.0 - alpha_bars[t])  # the noise the clipped x0_hat implies\n", "")],
+        "the noise recomputed from the unclipped x0_hat": [
+            ("x0_hat = np.clip((x_t - np.sqrt(1.0 - alpha_bars[t]) * eps) / np.sqrt(alpha_bars[t]), -1.0, 1.0)\n",
+             "x0_raw = (x_t - np.sqrt(1.0 - alpha_bars[t]) * eps) / np.sqrt(alpha_bars[t])\n    x0_hat = np.clip(x0_raw, -1.0, 1.0)\n"),
+            ("eps = (x_t - np.sqrt(alpha_bars[t]) * x0_hat)", "eps = (x_t - np.sqrt(alpha_bars[t]) * x0_raw)")],
         "no check of t_prev < t": [("    if not (t_prev < t and 0 <= t < len(alpha_bars)):\n", "    if not 0 <= t < len(alpha_bars):\n")],
     },
     "guided_noise": {
