@@ -62,9 +62,26 @@ MUTANTS = {
         "the feed-forward skips its first layer": [
             ("self.feed_forward_out(self.feed_forward_in(vectors))", "self.feed_forward_out(vectors)")],
         "the attention's output instead of its scores": [("return vectors, scores", "return vectors, attended")],
+        "dropout on the residual sum": [
+            ("self.norm_attention(vectors + self.dropout_attention(attended, training=training))",
+             "self.norm_attention(self.dropout_attention(vectors + attended, training=training))")],
+        "dropout after the norm (feed-forward)": [
+            ("vectors = self.norm_feed_forward(vectors + self.dropout_feed_forward(expanded, training=training))",
+             "vectors = self.dropout_feed_forward(self.norm_feed_forward(vectors + expanded), training=training)")],
+        "dropout on the attention's input": [
+            ("attended, scores = self.attention(vectors, vectors,",
+             "dropped = self.dropout_attention(vectors, training=training)\n"
+             "        attended, scores = self.attention(dropped, dropped,"),
+            ("vectors + self.dropout_attention(attended, training=training)", "vectors + attended")],
+        "dropout between the two feed-forward layers": [
+            ("self.feed_forward_out(self.feed_forward_in(vectors))",
+             "self.feed_forward_out(self.dropout_feed_forward(self.feed_forward_in(vectors), training=training))"),
+            ("vectors + self.dropout_feed_forward(expanded, training=training)", "vectors + expanded")],
     },
     "gpt_model": {
         "always one block": [("for number in range(num_blocks):", "for number in range(1):")],
+        "num_heads and key_dim swapped": [("TransformerBlock(num_heads, key_dim,", "TransformerBlock(key_dim, num_heads,")],
+        "no dropout in the blocks": [("causal_attention_mask,\n", "causal_attention_mask, dropout_rate=0.0,\n")],
         "one block more than asked": [("for number in range(num_blocks):", "for number in range(num_blocks + 1):")],
         "one block object applied num_blocks times": [
             ("    for number in range(num_blocks):\n"
