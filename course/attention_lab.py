@@ -38,9 +38,9 @@ def as_words(ids) -> list[str]:
     return [WORDS[i] for i in ids]
 
 
-def build_reversal_transformer(num_heads: int = 2, embed_dim: int = 32, length: int = LENGTH):
+def build_reversal_attention(num_heads: int = 2, embed_dim: int = 32, length: int = LENGTH):
     """(model, attention_probe): one attention layer between the words and a softmax over the words, nothing
-    else; the probe returns its attention weights, shape (batch, 1, num_heads, length, length) (one layer).
+    else; the probe returns its attention weights, shape (batch, 1 layer, num_heads, length, length).
 
     One layer of attention is all reversal needs: every output position fetches one input word. On 8,000
     sequences and 15 epochs it reverses held-out sequences without error for every seed tried (42, 0, 1, 2).
@@ -73,13 +73,13 @@ def mirror_hit_rate(weights: np.ndarray) -> np.ndarray:
 # --- real language: which words tell the country? ------------------------------------------------------
 
 
-def country_task(reviews, num_countries: int = 5) -> tuple[list[str], np.ndarray, list[str]]:
-    """(descriptions, country ids, country names) of the reviews from the ``num_countries`` most common
-    countries (``reviews`` are ``course.data.Review`` records). The description never names the country's
-    field, so the model must find it in the words: "chianti", "malbec", "oaky"."""
+def country_task(reviews, countries: list[str] | None = None, num_countries: int = 5):
+    """(descriptions, country ids, country names) of the reviews from ``countries``, by default the
+    ``num_countries`` most common ones (``reviews`` are ``course.data.Review`` records). The description never
+    names the country's field, so the model must find it in the words: "chianti", "malbec", "oaky"."""
     from collections import Counter
 
-    names = [country for country, _ in Counter(review.country for review in reviews).most_common(num_countries)]
+    names = countries or [country for country, _ in Counter(r.country for r in reviews).most_common(num_countries)]
     kept = [review for review in reviews if review.country in names]
     return [review.description for review in kept], np.array([names.index(r.country) for r in kept]), names
 

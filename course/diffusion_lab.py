@@ -352,8 +352,9 @@ def train_denoiser(denoiser, images, token_ids, token_mask, add_noise: Callable,
     the (unweighted) squared error of every step.
 
     Each image's error is weighted by min(SNR(t), ``snr_cap``) / SNR(t) ("Min-SNR", Hang et al., 2023):
-    the nearly clean steps, where the noise is easy to see and its errors barely show in the picture, count
-    less, so training spends itself on the noisy steps where colour and shape are decided. The learning rate
+    at the nearly clean steps a tiny error in the image is a large error in the noise (the noise's squared
+    error is SNR times the image's), so they count less, and training spends itself on the noisy steps where
+    colour and shape are decided. The learning rate
     falls to a tenth along a cosine. The weights the denoiser keeps at the end are an exponential moving
     average of the trained ones (``ema_decay``), as in the DDPM paper: an average over the last few hundred
     steps samples cleaner images than the last step's weights.

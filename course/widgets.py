@@ -144,7 +144,7 @@ def sampling_explorer(
     distribution as bars, and a review generated with the same settings.
 
     ``next_word_distribution(prompt, temperature, top_k, top_p)`` returns the most
-    likely next words and their probabilities; ``generate(prompt, temperature,
+    likely next words and their probabilities (or their shares of sampled draws); ``generate(prompt, temperature,
     top_k, top_p, seed)`` returns the text. Both are the notebook's (top_k 0 and
     top_p 1.0 mean "no filter").
     """

@@ -28,7 +28,7 @@ def test_trained_model_attends_to_the_mirror_word():
     import keras
 
     keras.utils.set_random_seed(42)
-    model, probe = attention_lab.build_reversal_transformer()
+    model, probe = attention_lab.build_reversal_attention()
     x_train, y_train = attention_lab.reversal_task(8_000, seed=42)
     x_test, y_test = attention_lab.reversal_task(200, seed=43)
     model.fit(x_train, y_train, epochs=15, batch_size=64, verbose=0)
@@ -47,8 +47,7 @@ def test_country_reader_beats_the_majority_and_its_weights_cover_the_real_words(
     keras.utils.set_random_seed(0)
     train, validation = data.train_validation_split(data.review_records(), validation_fraction=0.1, seed=0)
     texts, countries, names = attention_lab.country_task(train)
-    held_texts = [r.description for r in validation if r.country in names]
-    held_countries = np.array([names.index(r.country) for r in validation if r.country in names])
+    held_texts, held_countries, _ = attention_lab.country_task(validation, names)
     vectorizer = layers.TextVectorization(max_tokens=4_000, output_sequence_length=60)
     vectorizer.adapt(texts)
     model, probe = attention_lab.build_country_reader(4_000, len(names))
