@@ -3,6 +3,7 @@
     course-grader release [UNIT ...]          student versions into release/ (all units by default)
     course-grader collect UNIT PATH            a folder of notebooks or an LMS zip -> submissions
     course-grader grade UNIT                   autograde every submission, scores CSV, feedback
+    course-grader cluster-certs [DIR]          TLS certificates for grading on a Dask cluster (--cluster)
     course-grader student-pack OUT             what students may see (no source, no hidden tests), to publish
 
 Everything a grading run writes goes to the workspace (``--workspace``, by
@@ -31,7 +32,7 @@ from tqdm import tqdm
 
 from course import settings
 
-from . import integrity, sandbox
+from . import cluster, integrity, sandbox
 from .outcome import Kind, Outcome
 from .student_pack import PackError, make_student_pack
 from .units import RELEASE, Unit, UnitError, all_units, find_unit
@@ -51,6 +52,7 @@ class Result:
     max_score: float
     outcome: Outcome
     to_grade_by_hand: float = 0  # points that wait for the instructor (formgrader)
+    sandbox: str = ""  # where the submission ran, when not on this machine (a cluster worker)
 
 
 def nbgrader(args: list[str], workspace: Workspace, timeout: float | None = None,
@@ -247,9 +249,9 @@ def unfinished(unit: Unit, student: str, workspace: Workspace, outcome: Outcome)
     return Outcome.tampering(findings, unfinished=outcome) if findings else outcome
 
 
-def result_of(student: str, outcome: Outcome) -> Result:
+def result_of(student: str, outcome: Outcome, sandbox_line: str = "") -> Result:
     """A result before the gradebook is read: tampering scores 0 even where nbgrader recorded nothing."""
-    return Result(student, 0 if outcome.kind is Kind.TAMPERING else None, 0, outcome)
+    return Result(student, 0 if outcome.kind is Kind.TAMPERING else None, 0, outcome, sandbox=sandbox_line)
 
 
 def copy_graded_files(source: Path, target: Path, names: list[str]) -> None:
@@ -297,7 +299,7 @@ def execute_in_scratch(unit: Unit, student: str, workspace: Workspace, template:
             submitted = workspace.submission_folder(student, unit)
             copy_graded_files(submitted, scratch.submission_folder(student, unit),
                               [unit.notebook.name, *SUBMISSION_FILES])
-            env = {**settings.MAIN_WORKSPACE.assign(workspace.root),
+            env = {**settings.GRADER_FOLDERS.assign(workspace.root),
                    **settings.GRADEBOOK_URL.assign(scratch.own_gradebook_url), **thread_limits(threads)}
             outcome = autograde_one(unit, student, scratch, env=env)
             if outcome.is_graded:
@@ -327,8 +329,30 @@ def grade_in_parallel(unit: Unit, students: list[str], workspace: Workspace, wor
         results = [result_of(futures[f], f.result()) for f in tqdm(
             as_completed(futures), total=len(futures), desc=f"grade {unit.name} ({workers} workers)", unit="notebook")]
     template.unlink()
-    record = ["autograde", unit.name, "--force", "--no-execute",
-              f"--CourseDirectory.submitted_directory={workspace.executed.resolve()}"]
+    return record_executed(unit, results, workspace)
+
+
+def grade_on_cluster(unit: Unit, students: list[str], workspace: Workspace, address: str) -> list[Result]:
+    """Phase 1 as tasks on the Dask cluster at ``address`` (autograder/cluster.py), phase 2 here."""
+    shutil.rmtree(workspace.executed, ignore_errors=True)
+    template = scratch_gradebook(unit, workspace)
+    try:
+        executed = cluster.execute_on_cluster(unit, students, workspace, template, address)
+    finally:
+        template.unlink()
+    results = [result_of(student, *executed[student]) for student in students]
+    return record_executed(unit, results, workspace)
+
+
+def record_command(unit: Unit, workspace: Workspace) -> list[str]:
+    """nbgrader's autograde of the executed notebooks, executing nothing: it saves their grades."""
+    return ["autograde", unit.name, "--force", "--no-execute",
+            f"--CourseDirectory.submitted_directory={workspace.executed.resolve()}"]
+
+
+def record_executed(unit: Unit, results: list[Result], workspace: Workspace) -> list[Result]:
+    """Phase 2: record the grades of the notebooks phase 1 executed, from this one process."""
+    record = record_command(unit, workspace)
     executed = [r for r in results if r.outcome.is_graded]
     if executed and nbgrader(record, workspace).returncode != 0:
         for result in executed:  # find out which one failed, student by student
@@ -376,7 +400,8 @@ def integrity_outcome(unit: Unit, student: str, workspace: Workspace) -> Outcome
 def csv_rows(unit: Unit, results: list[Result], grades: dict[str, dict]) -> list[dict]:
     """One row of the scores CSV per student, from its result and its grades."""
     sandbox_line = sandbox.describe(sandbox.sandbox_kind())
-    return [{"student_id": r.student, "unit": unit.name, "status": r.outcome.status, "sandbox": sandbox_line,
+    return [{"student_id": r.student, "unit": unit.name, "status": r.outcome.status,
+             "sandbox": r.sandbox or sandbox_line,
              **grades.get(r.student, {}), "score": r.score, "max_score": r.max_score} for r in results]
 
 
@@ -389,11 +414,15 @@ def write_csv(rows: list[dict], path: Path) -> None:
         writer.writerows(rows)
 
 
-def grade(unit: Unit, workspace: Workspace, workers: int = 1) -> tuple[list[Result], Path]:
-    """Autograde every submission of ``unit``, export scores and generate feedback."""
+def grade(unit: Unit, workspace: Workspace, workers: int = 1,
+          cluster_address: str | None = None) -> tuple[list[Result], Path]:
+    """Autograde every submission of ``unit``, export scores and generate feedback; execute them
+    with ``workers`` processes here, or on the Dask cluster at ``cluster_address``."""
     students = submitted_students(unit, workspace)
     register_assignment(unit, workspace)
-    if workers > 1:
+    if cluster_address:
+        results = grade_on_cluster(unit, students, workspace, cluster_address)
+    elif workers > 1:
         results = grade_in_parallel(unit, students, workspace, workers)
     else:
         results = [result_of(student, autograde_one(unit, student, workspace))
@@ -446,6 +475,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     grade_parser.add_argument("unit")
     grade_parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                               help="submissions graded at once (default: the number of cores)")
+    grade_parser.add_argument("--cluster", metavar="ADDRESS", default=settings.grading_cluster(),
+                              help="a Dask scheduler (tls://host:8786) whose workers execute the submissions "
+                                   "(default: COURSE_GRADING_CLUSTER; deploy/README.md)")
+    certs_parser = command("cluster-certs", "TLS certificates for the grading cluster's scheduler, workers and grader")
+    certs_parser.add_argument("folder", type=Path, nargs="?",
+                              help="where to write them (default: COURSE_CLUSTER_CERTS, else cluster-certs/ "
+                                   "in the workspace)")
     return parser.parse_args(argv)
 
 
@@ -462,6 +498,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"Wrote the student pack ({len(files)} files) to {args.out}: release/, course/, README.md, "
               "pyproject.toml, environment.yml, LICENSE, data/README.md")
         return 0
+    if args.command == "cluster-certs":
+        folder = (args.folder or cluster.certificates_folder(workspace)).resolve()
+        paths = cluster.make_certificates(folder)
+        print(f"Wrote {', '.join(p.name for p in paths)} to {folder}. The scheduler, every worker and the grader "
+              f"need all three; keep {paths[-1].name} secret (deploy/README.md).")
+        return 0
     unit = find_unit(args.unit)
     if args.command == "collect":
         unreadable_files = collect(unit, args.path, workspace, args.student_pattern)
@@ -475,9 +517,11 @@ def run(args: argparse.Namespace) -> int:
         raise GraderError(f"--workers must be at least 1, not {args.workers}")
     kind = sandbox.sandbox_kind()
     print(sandbox.describe(kind), file=sys.stderr if kind != sandbox.BUBBLEWRAP else sys.stdout)
-    results, scores_csv = grade(unit, workspace, args.workers)
+    if args.cluster:
+        print(f"Executing on the Dask cluster at {args.cluster}; recording grades here", file=sys.stderr)
+    results, scores_csv = grade(unit, workspace, args.workers, args.cluster)
     print(summary_table(results))
-    print(sandbox.describe(kind))
+    print(sandbox.describe(kind) if not args.cluster else "Sandboxes: see the sandbox column (one per worker)")
     print(f"\nScores: {scores_csv}\nFeedback: {workspace.feedback}")
     failed = [r for r in results if r.outcome.failed]
     if failed:
@@ -489,7 +533,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return run(args)
-    except (GraderError, UnitError, PackError) as error:
+    except (GraderError, UnitError, PackError, cluster.ClusterError) as error:
         print(f"course-grader: {error}", file=sys.stderr)
         return 2
 

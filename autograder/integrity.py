@@ -100,7 +100,8 @@ def last_cell():
 def protected_folders() -> list[str]:
     """What a notebook must not touch: the course's sources and grader, its history, every grading workspace."""
     folders = [REPOSITORY / "source", REPOSITORY / "autograder", REPOSITORY / ".git"]
-    folders += [folder for folder in (settings.grading_workspace(), settings.main_workspace()) if folder]
+    workspace = settings.grading_workspace()
+    folders += [*settings.grader_folders(), *([workspace] if workspace else [])]
     return sorted({str(path) for folder in folders for path in (folder.absolute(), folder.resolve())})
 
 

@@ -102,9 +102,18 @@ def unit_results(folder: Path = BENCHMARK_RESULTS) -> list[dict]:
     return [json.loads(path.read_text()) for path in sorted(folder.glob("[0-9][0-9]_*.json"))]
 
 
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
+
+
 def benchmark_section(results: list[dict]) -> str:
-    lines = ["| " + " | ".join(BENCHMARK_HEADER) + " |", "|" + "---|" * len(BENCHMARK_HEADER)]
-    lines += ["| " + " | ".join(benchmark_row(result)) + " |" for result in results]
+    """The benchmark table; a column with one value in every row is a line below it instead."""
+    rows = [benchmark_row(result) for result in results]
+    shared = [i for i in range(1, len(BENCHMARK_HEADER)) if len({row[i] for row in rows}) == 1 and len(rows) > 1]
+    kept = [i for i in range(len(BENCHMARK_HEADER)) if i not in shared]
+    lines = table([BENCHMARK_HEADER[i] for i in kept], [[row[i] for i in kept] for row in rows])
+    if shared:
+        lines += ["", "Every row: " + "; ".join(f"{BENCHMARK_HEADER[i]} {rows[0][i]}" for i in shared) + "."]
     if results:  # each result records the targets it was measured against
         limits = {key: target["limit"] for key, target in results[0]["targets"].items()}
         lines += ["", f"Targets: student mode <= {limits['notebook_seconds']} s and <= {limits['notebook_peak_mib']} "
@@ -144,6 +153,29 @@ def checker_section(folder: Path = BENCHMARK_RESULTS) -> str:
     return "\n".join(lines)
 
 
+def cluster_section(folder: Path = BENCHMARK_RESULTS) -> str:
+    """Hours for 1,000 submissions of each unit over N machines, and the measured throughput they come from
+    (benchmarks/cluster_grading.py)."""
+    path = folder / "cluster_grading.json"
+    if not path.exists():
+        return "Not measured yet: run `python benchmarks/cluster_grading.py`."
+    result = json.loads(path.read_text())
+    model = result["model_1000_submissions"]
+    machines = list(next(iter(model.values()))["hours"])
+    header = ["1,000 submissions, hours on", *[f"{n} machine{'s' * (n != '1')}" for n in machines],
+              "phase 2 alone", "phase 2 the longer from"]
+    rows = [[unit, *[f"{hours:g}" for hours in row["hours"].values()], f"{row['phase2_hours']:g}",
+             f"{row['phase2_larger_from_machines']} machines"] for unit, row in model.items()]
+    rate = result["per_minute"]
+    return "\n".join(table(header, rows) + [
+        "", f"Measured {result['date'][:10]} on one {result['cpu_count']}-core machine, {result['submissions']} "
+        f"{result['unit']} notebooks a run: plain nbgrader {rate['plain_nbgrader']} a minute,",
+        f"`--workers 2` {rate['workers_2']}, a TLS Dask cluster of 2 workers {rate['cluster_2_workers']} "
+        f"({result['cluster_overhead_per_submission_s']:+g} s a submission). Phase 2 (one process) takes "
+        f"{result['phase2_per_submission_s']:g} s a submission.",
+        "By `python benchmarks/cluster_grading.py`; the model: benchmarks/README.md."])
+
+
 # --- all of them ----------------------------------------------------------------
 
 
@@ -151,7 +183,7 @@ def sections(source: Path = SOURCE, results: Path = BENCHMARK_RESULTS, release: 
     """Every generated section of the README, by marker name, as it should read now."""
     return {"units": units_table(all_units(source), release), "benchmarks": benchmark_section(unit_results(results)),
             "figures": figures_section(unit_results(results)),
-            "checker": checker_section(results)}
+            "checker": checker_section(results), "cluster": cluster_section(results)}
 
 
 def refreshed(text: str, **where: Path) -> str:

@@ -46,10 +46,10 @@ def make_class(unit, folder: Path, size: int) -> Path:
     return inbox
 
 
-def timed_grading(unit, inbox: Path, workspace: Path, workers: int) -> float:
+def timed_grading(unit, inbox: Path, workspace: Path, workers: int, *options: str) -> float:
     assert cli.main(["--workspace", str(workspace), "collect", unit.name, str(inbox)]) == 0
     start = time.perf_counter()
-    assert cli.main(["--workspace", str(workspace), "grade", unit.name, "--workers", str(workers)]) == 0
+    assert cli.main(["--workspace", str(workspace), "grade", unit.name, "--workers", str(workers), *options]) == 0
     return time.perf_counter() - start
 
 

@@ -24,6 +24,7 @@ class Setting:
     default: str | None
     comment: str
     hidden_from_kernel: bool = False  # the grader's own paths: a student's kernel never sees them
+    sent_to_workers: bool = False  # a grading limit: cluster workers grade under the instructor's value
 
     def raw(self) -> str | None:
         """The variable's value, or the default when it is unset or empty."""
@@ -49,8 +50,9 @@ FIGURES_FILE = Setting("COURSE_FIGURES_FILE", None,
 GRADING_WORKSPACE = Setting("COURSE_GRADING_WORKSPACE", None,
                             "the workspace nbgrader works in (default: grading/ in the repository)",
                             hidden_from_kernel=True)
-MAIN_WORKSPACE = Setting("COURSE_MAIN_WORKSPACE", None,
-                         "set by parallel grading: the workspace a worker's private copy came from",
+GRADER_FOLDERS = Setting("COURSE_GRADER_FOLDERS", None,
+                         "set by parallel and cluster grading: the grader's folders (the workspace a worker's private "
+                         "copy came from, and on a cluster the grader's course), separated by os.pathsep",
                          hidden_from_kernel=True)
 RELEASE_DIRECTORY = Setting("COURSE_RELEASE_DIRECTORY", None,
                             "where nbgrader writes student versions (default: release/; the grader uses a scratch)",
@@ -58,29 +60,44 @@ RELEASE_DIRECTORY = Setting("COURSE_RELEASE_DIRECTORY", None,
 GRADEBOOK_URL = Setting("COURSE_GRADEBOOK_URL", None,
                         "a database URL nbgrader takes, e.g. postgresql://user@host/course "
                         "(default: SQLite in the workspace)")
-CELL_TIMEOUT = Setting("COURSE_CELL_TIMEOUT", "120", "seconds a cell may run while grading; then it is interrupted")
+CELL_TIMEOUT = Setting("COURSE_CELL_TIMEOUT", "120", "seconds a cell may run while grading; then it is interrupted",
+                       sent_to_workers=True)
 CHECKER = Setting("COURSE_CHECKER", "1",
                   "grading runs every test cell in a kernel of its own, the checker, that the student's code "
-                  "never reaches (autograder/checker.py); 0: in the student's kernel, as plain nbgrader does")
+                  "never reaches (autograder/checker.py); 0: in the student's kernel, as plain nbgrader does",
+                  sent_to_workers=True)
 CHECKER_STATISTICS = Setting("COURSE_CHECKER_STATISTICS", None,
                              "a file the grader appends to, one JSON line per graded notebook: how many calls its "
                              "tests made to the student's kernel and how long they took (benchmarks)",
                              hidden_from_kernel=True)
 SUBMISSION_TIMEOUT = Setting("COURSE_SUBMISSION_TIMEOUT", "600",
-                             "seconds one whole submission may take, on top of the cell limit; then it is stopped")
+                             "seconds one whole submission may take, on top of the cell limit; then it is stopped",
+                             sent_to_workers=True)
+GRADING_CLUSTER = Setting("COURSE_GRADING_CLUSTER", None,
+                          "a Dask scheduler, tls://host:8786: grade executes each submission on its workers "
+                          "(--cluster; deploy/README.md)")
+CLUSTER_CERTS = Setting("COURSE_CLUSTER_CERTS", None,
+                        "the folder `course-grader cluster-certs` wrote (default: cluster-certs/ in the workspace)",
+                        hidden_from_kernel=True)
 FEEDBACK_SHOWS_HIDDEN_TESTS = Setting("COURSE_FEEDBACK_SHOWS_HIDDEN_TESTS", None,
                                       "1: nbgrader's full feedback, hidden tests included (never for students)")
 
 # --- the sandbox ------------------------------------------------------------
-SANDBOX = Setting("COURSE_SANDBOX", None, "fallback: never use bubblewrap, even where it works (tests)")
+SANDBOX = Setting("COURSE_SANDBOX", None, "fallback: never use bubblewrap, even where it works (tests)",
+                  sent_to_workers=True)
 SANDBOX_KIND = Setting("COURSE_SANDBOX_KIND", None,
                        "set by the grader for nbgrader: the sandbox it found, so each kernel need not probe again")
-SANDBOX_MEMORY_MB = Setting("COURSE_SANDBOX_MEMORY_MB", "6144", "a kernel's address space (TensorFlow maps ~1 GiB)")
-SANDBOX_PROCESSES = Setting("COURSE_SANDBOX_PROCESSES", "256", "processes and threads of a kernel's user")
-SANDBOX_CPU_SECONDS = Setting("COURSE_SANDBOX_CPU_SECONDS", "1200", "CPU seconds a kernel may use")
-SANDBOX_FILE_MB = Setting("COURSE_SANDBOX_FILE_MB", "1024", "the largest file a kernel may write")
+SANDBOX_MEMORY_MB = Setting("COURSE_SANDBOX_MEMORY_MB", "6144", "a kernel's address space (TensorFlow maps ~1 GiB)",
+                            sent_to_workers=True)
+SANDBOX_PROCESSES = Setting("COURSE_SANDBOX_PROCESSES", "256", "processes and threads of a kernel's user",
+                            sent_to_workers=True)
+SANDBOX_CPU_SECONDS = Setting("COURSE_SANDBOX_CPU_SECONDS", "1200", "CPU seconds a kernel may use",
+                              sent_to_workers=True)
+SANDBOX_FILE_MB = Setting("COURSE_SANDBOX_FILE_MB", "1024", "the largest file a kernel may write",
+                          sent_to_workers=True)
 SANDBOX_TMP_MB = Setting("COURSE_SANDBOX_TMP_MB", "1024",
-                         "a kernel's in-memory /tmp and /dev/shm, each (they count against the machine's memory)")
+                         "a kernel's in-memory /tmp and /dev/shm, each (they count against the machine's memory)",
+                         sent_to_workers=True)
 
 # --- tests and scripts --------------------------------------------------------
 REQUIRE_BUBBLEWRAP = Setting("COURSE_REQUIRE_BUBBLEWRAP", None,
@@ -132,8 +149,9 @@ def grading_workspace() -> Path | None:
     return _path(GRADING_WORKSPACE)
 
 
-def main_workspace() -> Path | None:
-    return _path(MAIN_WORKSPACE)
+def grader_folders() -> list[Path]:
+    value = GRADER_FOLDERS.raw()
+    return [Path(folder) for folder in value.split(os.pathsep) if folder] if value else []
 
 
 def release_directory() -> Path | None:
@@ -154,6 +172,19 @@ def submission_timeout() -> float:
 
 def checker_enabled() -> bool:
     return CHECKER.raw() == "1"
+
+
+def grading_cluster() -> str | None:
+    return GRADING_CLUSTER.raw()
+
+
+def cluster_certs() -> Path | None:
+    return _path(CLUSTER_CERTS)
+
+
+def sent_to_workers() -> dict[str, str]:
+    """The grading limits in force here, as environment entries: a cluster worker grades under them."""
+    return {s.variable: s.raw() for s in SETTINGS if s.sent_to_workers and s.raw() is not None}
 
 
 def feedback_shows_hidden_tests() -> bool:

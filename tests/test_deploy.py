@@ -29,6 +29,7 @@ from .test_open_course import free_port
 
 DEPLOY = REPOSITORY / "deploy"
 SECRET_FOLDERS = ("source", "tests", "grading", "benchmarks", "release")
+WORKER_FOLDERS = ("release",)  # the grading cluster's workers compare each submission with its release
 # Top-level keys of the Zero to JupyterHub chart's values (chart 3.x and 4.x).
 Z2JH_KEYS = {"hub", "proxy", "singleuser", "scheduling", "prePuller", "ingress", "cull", "debug", "global", "rbac",
              "imagePullSecret", "imagePullSecrets", "custom", "fullnameOverride", "nameOverride", "enabled"}
@@ -62,20 +63,22 @@ def run_commands(stage: str) -> list[str]:
 
 
 def test_dockerfile_has_a_student_and_an_instructor_target_on_a_pinned_base():
-    assert list(stages()) == ["student", "instructor"]
+    assert list(stages()) == ["student", "instructor", "grader-worker"]
     base = re.search(r"ARG BASE_IMAGE=(\S+)", (DEPLOY / "Dockerfile").read_text())
     assert base and ":" in base[1] and not base[1].endswith(":latest"), "pin the base image's tag"
     assert all(instruction != "ADD" for instruction, _ in dockerfile_instructions()), "COPY, not ADD"
 
 
 def test_dockerfile_copies_nothing_secret_and_only_what_exists():
-    for instruction, arguments in dockerfile_instructions():
-        if instruction != "COPY":
-            continue
-        sources = [word for word in shlex.split(arguments) if not word.startswith("--")][:-1]
-        for source in sources:
-            assert (REPOSITORY / source).exists(), f"COPY {source}: no such file in the repository"
-            assert source.split("/")[0] not in SECRET_FOLDERS, f"COPY {source}: students must never get it"
+    for stage, instructions in stages().items():
+        secret = set(SECRET_FOLDERS) - set(WORKER_FOLDERS if stage == "grader-worker" else ())
+        for instruction, arguments in instructions:
+            if instruction != "COPY":
+                continue
+            sources = [word for word in shlex.split(arguments) if not word.startswith("--")][:-1]
+            for source in sources:
+                assert (REPOSITORY / source).exists(), f"COPY {source}: no such file in the repository"
+                assert source.split("/")[0] not in secret, f"COPY {source} in {stage}: it must never get it"
 
 
 def test_dockerfile_installs_without_cache_and_ends_as_the_notebook_user():
@@ -216,3 +219,81 @@ def test_instructors_get_the_instructor_image_and_students_do_not(values):
     assert images_for() == [student_image] == images_for("other-class")
     instructor = images_for("instructors")
     assert instructor[0] == student_image and instructor[1].endswith("genlm-course-instructor:0.1.0")
+
+
+def test_the_kubernetes_grading_cluster_starts_with_its_own_arguments_over_tls(tmp_path):
+    """deploy/dask/grading-cluster.yaml (the dask-kubernetes operator's DaskCluster): its scheduler's and worker's
+    command lines, with the secret's folder pointed at real certificates, start a real scheduler and a worker that
+    registers with it, over TLS."""
+    from autograder import cluster
+
+    from .dask_cluster import DASK, kill_tree, wait_for
+
+    resource = yaml.safe_load((DEPLOY / "dask" / "grading-cluster.yaml").read_text())
+    assert (resource["apiVersion"], resource["kind"]) == ("kubernetes.dask.org/v1", "DaskCluster")
+    name, namespace = resource["metadata"]["name"], resource["metadata"]["namespace"]
+    pods = {role: resource["spec"][role]["spec"] for role in ("scheduler", "worker")}
+    containers = {role: pod["containers"][0] for role, pod in pods.items()}
+    mount = "/etc/grading-tls"
+    for role, pod in pods.items():
+        assert containers[role]["image"].endswith("/genlm-course-grader-worker:0.1.0"), "the Dockerfile's worker"
+        assert containers[role]["volumeMounts"][0]["mountPath"] == mount
+        assert pod["volumes"][0]["secret"]["secretName"] == "grading-tls"
+    assert "kubectl create secret generic grading-tls" in (DEPLOY / "README.md").read_text()
+    worker_args = containers["worker"]["args"]
+    assert worker_args[2] == f"tls://{name}-scheduler.{namespace}.svc.cluster.local:8786", "the operator's service"
+    assert worker_args[worker_args.index("--nthreads") + 1] == "1"
+
+    certificates = tmp_path / "certs"
+    cluster.make_certificates(certificates)
+    port = str(free_port())
+
+    def here(args: list[str]) -> list[str]:
+        replaced = [arg.replace(mount, str(certificates)).replace("8786", port) for arg in args[2:]]
+        return [DASK, args[1], *[arg.replace("$(DASK_WORKER_NAME)", "worker-0") for arg in replaced]]
+
+    logs = {role: (tmp_path / f"{role}.log").open("w") for role in containers}
+    scheduler = subprocess.Popen(here(containers["scheduler"]["args"]), stdout=logs["scheduler"],
+                                 stderr=subprocess.STDOUT, cwd=tmp_path)
+    worker_command = here(worker_args)
+    worker_command[2] = f"tls://127.0.0.1:{port}"
+    worker = subprocess.Popen(worker_command, stdout=logs["worker"], stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        wait_for(lambda: "Registered to" in (tmp_path / "worker.log").read_text(), 60, "the worker did not register")
+        assert re.search(r"Scheduler at: +tls://", (tmp_path / "scheduler.log").read_text())
+    finally:
+        kill_tree(worker)
+        kill_tree(scheduler)
+
+
+def test_the_slurm_cluster_gives_its_workers_the_course_certificate(tmp_path):
+    """deploy/slurm_cluster.py with dask-jobqueue: each job asks Slurm for the cores, runs one single-threaded worker
+    with the course certificate, and that job's command, run here, registers with the scheduler over TLS."""
+    import importlib.util
+
+    from distributed import Client
+
+    from autograder import cluster
+
+    from .dask_cluster import kill_tree, wait_for
+
+    spec = importlib.util.spec_from_file_location("slurm_cluster", DEPLOY / "slurm_cluster.py")
+    slurm_cluster = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(slurm_cluster)
+    certificates = tmp_path / "certs"
+    cluster.make_certificates(certificates)
+    with slurm_cluster.slurm_cluster(certificates, partition="short", cores=2, memory="8GB") as slurm:
+        script = slurm.job_script()
+        assert "#SBATCH -p short" in script and "#SBATCH --cpus-per-task=2" in script
+        command = shlex.split(script.strip().splitlines()[-1])
+        assert command[command.index("--nthreads") + 1] == "1"
+        for option, name in (("--tls-ca-file", cluster.CA_FILE), ("--tls-cert", cluster.CERT_FILE),
+                             ("--tls-key", cluster.KEY_FILE)):
+            assert command[command.index(option) + 1] == str(certificates / name)
+        assert slurm.scheduler_address.startswith("tls://")
+        worker = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=tmp_path)
+        try:
+            with Client(slurm.scheduler_address, security=cluster.security(certificates), timeout="20s") as client:
+                wait_for(lambda: client.scheduler_info()["workers"], 60, "the job's worker did not register")
+        finally:
+            kill_tree(worker)

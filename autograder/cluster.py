@@ -1,0 +1,266 @@
+"""Grading's phase 1 on a Dask cluster: each submission executed on a worker, as a local worker would.
+
+A task carries all one submission needs, as bytes: its files, the gradebook template that
+holds the unit's hidden tests, and the grading limits in force on the instructor's machine.
+It returns the executed notebook and its outcome; phase 2 (recording grades, feedback) stays
+on the instructor's machine (``cli.record_executed``). A worker runs the course package and
+release/ (deploy/Dockerfile's ``grader-worker``), never source/ or the gradebook, and keeps the
+task's files in a private folder that the submission's sandbox does not show.
+
+Faults: Dask gives the task of a worker that died (killed, out of memory, its machine lost)
+to another worker, up to the scheduler's ``distributed.scheduler.allowed-failures`` times (3
+unless configured); after that the submission is reported not graded, with the reason. A
+submission whose kernel dies is that submission's outcome, returned by its task: no retry.
+
+Security: ``course-grader cluster-certs DIR`` makes a certificate authority and one course
+certificate signed by it. Scheduler, workers and grader all present that certificate over TLS,
+and each refuses a peer without one signed by the same authority.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from contextlib import contextmanager
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+from tqdm import tqdm
+
+from course import settings
+
+from . import integrity, sandbox
+from .outcome import Kind, Outcome
+from .units import RELEASE, Unit
+from .workspace import SUBMISSION_FILES, Workspace
+
+CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "course.pem", "course-key.pem"
+INSTALL_HINT = "install the cluster extra: pip install -e '.[cluster]'"
+
+
+class ClusterError(Exception):
+    """A cluster the grader cannot use, said so that the instructor can fix it."""
+
+
+def certificates_folder(workspace: Workspace) -> Path:
+    return settings.cluster_certs() or workspace.root / "cluster-certs"
+
+
+def make_certificates(folder: Path, days: int = 365) -> list[Path]:
+    """A certificate authority (``ca.pem``) and one course certificate it signed (``course.pem``,
+    key ``course-key.pem``). The authority's own key is not kept: no one can sign another."""
+    try:
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    except ModuleNotFoundError as error:
+        raise ClusterError(f"making certificates needs the cryptography package: {INSTALL_HINT}") from error
+
+    paths = [folder / name for name in (CA_FILE, CERT_FILE, KEY_FILE)]
+    if any(path.exists() for path in paths):
+        raise ClusterError(f"{folder} already holds course certificates; choose a new folder (the cluster's "
+                           "scheduler and workers must all get the new ones)")
+    now = datetime.now(timezone.utc)
+
+    def certificate(subject: str, key, issuer, issuer_key, is_authority: bool):
+        uses = dict(digital_signature=not is_authority, key_cert_sign=is_authority, crl_sign=is_authority,
+                    content_commitment=False, key_encipherment=False, data_encipherment=False,
+                    key_agreement=not is_authority, encipher_only=False, decipher_only=False)
+        builder = (x509.CertificateBuilder()
+                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+                   .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+                   .not_valid_before(now - timedelta(minutes=5)).not_valid_after(now + timedelta(days=days))
+                   .add_extension(x509.BasicConstraints(ca=is_authority, path_length=0 if is_authority else None),
+                                  critical=True)
+                   .add_extension(x509.KeyUsage(**uses), critical=True)
+                   .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer_key.public_key()),
+                                  critical=False))
+        if not is_authority:
+            usages = [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
+            builder = builder.add_extension(x509.ExtendedKeyUsage(usages), critical=False)
+        return builder
+
+    authority_key, course_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    authority_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "genlm-course grading authority")])
+    authority = certificate("genlm-course grading authority", authority_key, authority_name, authority_key, True)
+    course = certificate("genlm-course grading", course_key, authority_name, authority_key, False)
+    folder.mkdir(parents=True, exist_ok=True)
+    pem = serialization.Encoding.PEM
+    paths[0].write_bytes(authority.sign(authority_key, hashes.SHA256()).public_bytes(pem))
+    paths[1].write_bytes(course.sign(authority_key, hashes.SHA256()).public_bytes(pem))
+    key_bytes = course_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    with os.fdopen(os.open(paths[2], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as handle:
+        handle.write(key_bytes)
+    return paths
+
+
+def security(folder: Path):
+    """Dask's TLS settings for every role (grader, scheduler, worker): the course certificate, and only
+    peers that the same authority signed."""
+    from distributed.security import Security
+
+    missing = [name for name in (CA_FILE, CERT_FILE, KEY_FILE) if not (folder / name).is_file()]
+    if missing:
+        raise ClusterError(f"no course certificate in {folder} (missing {', '.join(missing)}): run "
+                           f"`course-grader cluster-certs {folder}` and start the scheduler and workers with "
+                           "its files (deploy/README.md), or set COURSE_CLUSTER_CERTS to where they are")
+    certificate, key = str(folder / CERT_FILE), str(folder / KEY_FILE)
+    return Security(tls_ca_file=str(folder / CA_FILE), tls_client_cert=certificate, tls_client_key=key,
+                    tls_scheduler_cert=certificate, tls_scheduler_key=key, tls_worker_cert=certificate,
+                    tls_worker_key=key, require_encryption=True)
+
+
+def release_digest(unit_name: str, release: Path = RELEASE) -> str:
+    """What a worker's release of a unit must match: the hash of its files."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in (release / unit_name).rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(release)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def task_for(unit: Unit, student: str, workspace: Workspace) -> dict:
+    """What a worker needs to grade one submission, as plain data, but for the gradebook (sent once a batch)."""
+    folder = workspace.submission_folder(student, unit)
+    files = {name: (folder / name).read_bytes() for name in (unit.notebook.name, *SUBMISSION_FILES)
+             if (folder / name).is_file() and not (folder / name).is_symlink()}
+    return {"unit": unit.name, "student": student, "files": files, "release": release_digest(unit.name), "limits": settings.sent_to_workers(),
+            "grader_folders": os.pathsep.join([*integrity.protected_folders(), str(workspace.root)])}
+
+
+_ENVIRONMENT = threading.Lock()
+
+
+@contextmanager
+def grading_environment(values: dict[str, str]):
+    """The instructor's limits in this worker's environment while one task runs (one task at a time)."""
+    with _ENVIRONMENT:
+        saved = {name: os.environ.get(name) for name in values}
+        os.environ.update(values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+def outcome_data(outcome: Outcome) -> dict:
+    return {"kind": outcome.kind.value, "reason": outcome.reason, "findings": list(outcome.findings)}
+
+
+def outcome_from(data: dict) -> Outcome:
+    return Outcome(Kind(data["kind"]), data["reason"], tuple(data["findings"]))
+
+
+def execute_task(task: dict, gradebook: bytes) -> dict:
+    """Run on a worker: grade one submission in a private folder, exactly as a local worker does.
+
+    Returns the outcome, the executed notebook's files and which sandbox ran it. Whatever goes
+    wrong here is the submission's outcome; only the worker's death makes Dask retry.
+    """
+    from distributed import get_worker
+
+    from . import cli
+
+    worker = get_worker()
+    line = f"{sandbox.describe(sandbox.sandbox_kind())} (worker {worker.address})"
+    unit = Unit(task["unit"], RELEASE / task["unit"])
+    if not (RELEASE / task["unit"]).is_dir() or release_digest(unit.name) != task["release"]:
+        reason = (f"this worker's release/{unit.name} differs from the grader's; build the worker image from the "
+                  "grader's checkout, then grade it again")
+        return {"outcome": outcome_data(Outcome.not_graded(reason)), "files": {}, "sandbox": line}
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    threads = max(1, cores // max(1, worker.state.nthreads))  # the cores this worker has, as a job sees them
+    try:
+        with grading_environment(task["limits"]), tempfile.TemporaryDirectory(
+                prefix="course-task-", dir=worker.local_directory, ignore_cleanup_errors=True) as root:
+            scratch = Workspace(Path(root))
+            scratch.gradebook_file.write_bytes(gradebook)
+            folder = scratch.submission_folder(task["student"], unit)
+            folder.mkdir(parents=True)
+            for name, content in task["files"].items():
+                (folder / name).write_bytes(content)
+            env = {**settings.GRADER_FOLDERS.assign(task["grader_folders"]),
+                   **settings.GRADEBOOK_URL.assign(scratch.own_gradebook_url), **cli.thread_limits(threads)}
+            outcome = cli.autograde_one(unit, task["student"], scratch, env=env)
+            executed = scratch.autograded(task["student"], unit)
+            files = {unit.notebook.name: executed.read_bytes()} if outcome.is_graded else {}
+    except Exception as error:  # the batch goes on; this submission says what happened
+        outcome, files = Outcome.not_graded(f"the worker failed on this submission ({type(error).__name__}: "
+                                            f"{error}); grade it again"), {}
+    return {"outcome": outcome_data(outcome), "files": files, "sandbox": line}
+
+
+def lost(error: BaseException) -> Outcome:
+    """Not graded, when the cluster returned no result for a submission."""
+    from distributed.scheduler import KilledWorker
+
+    if isinstance(error, KilledWorker):
+        deaths = error.allowed_failures + 1
+        return Outcome.not_graded(
+            f"every worker that took it died ({deaths} time{'s' * (deaths > 1)}: killed, out of memory, or its "
+            "machine lost); the cluster's logs say why. Grade it again alone")
+    return Outcome.not_graded(f"the cluster returned no result ({type(error).__name__}: {error}); grade it again")
+
+
+def connect(address: str, workspace: Workspace):
+    from distributed import Client
+
+    if not address.startswith("tls://"):
+        raise ClusterError(f"the cluster's address must start with tls:// (the course grades only over TLS), "
+                           f"not {address!r}")
+    try:
+        return Client(address, security=security(certificates_folder(workspace)), set_as_default=False)
+    except (OSError, TimeoutError) as error:
+        raise ClusterError(f"could not reach the Dask scheduler at {address} ({type(error).__name__}: {error}); "
+                           "is it running, with TLS and this course's certificate?") from error
+
+
+def execute_on_cluster(unit: Unit, students: list[str], workspace: Workspace, template: Path,
+                       address: str) -> dict[str, tuple[Outcome, str]]:
+    """Phase 1 on the cluster: each student's outcome and sandbox line; executed notebooks go to
+    ``workspace.executed`` for phase 2, with the submission time collect saw."""
+    try:
+        from distributed import as_completed
+    except ModuleNotFoundError as error:
+        raise ClusterError(f"grading on a cluster needs Dask's distributed package: {INSTALL_HINT}") from error
+    batch = uuid.uuid4().hex[:8]
+    results = {}
+    with connect(address, workspace) as client:
+        # once for the batch, not once a task: it holds every grade recorded so far
+        gradebook = client.scatter(template.read_bytes(), hash=False)
+        futures = {client.submit(execute_task, task_for(unit, student, workspace), gradebook, pure=False,
+                                 key=f"grade-{unit.name}-{student}-{batch}"): student for student in students}
+        finished = as_completed(futures, loop=client.loop)
+        for future in tqdm(finished, total=len(futures), desc=f"grade {unit.name} (cluster)", unit="notebook"):
+            student = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # KilledWorker, a lost scheduler: this submission is not graded
+                results[student] = (lost(error), "")
+                continue
+            outcome = outcome_from(result["outcome"])
+            if outcome.is_graded:
+                save_executed(unit, student, workspace, result["files"])
+            results[student] = (outcome, result["sandbox"])
+    return results
+
+
+def save_executed(unit: Unit, student: str, workspace: Workspace, files: dict[str, bytes]) -> None:
+    executed = workspace.executed_folder(student, unit)
+    shutil.rmtree(executed, ignore_errors=True)
+    executed.mkdir(parents=True)
+    for name, content in files.items():
+        (executed / Path(name).name).write_bytes(content)
+    submitted = workspace.submission_folder(student, unit)
+    for name in SUBMISSION_FILES:  # the time collect saw, not the kernel's
+        if (submitted / name).is_file():
+            shutil.copyfile(submitted / name, executed / name)
