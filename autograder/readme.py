@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 from course import colab
@@ -106,19 +107,23 @@ def table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + ["| " + " | ".join(r) + " |" for r in rows]
 
 
-def benchmark_section(results: list[dict]) -> str:
-    """The benchmark table; a column with one value in every row is a line below it instead."""
-    rows = [benchmark_row(result) for result in results]
-    shared = [i for i in range(1, len(BENCHMARK_HEADER)) if len({row[i] for row in rows}) == 1 and len(rows) > 1]
-    kept = [i for i in range(len(BENCHMARK_HEADER)) if i not in shared]
-    lines = table([BENCHMARK_HEADER[i] for i in kept], [[row[i] for i in kept] for row in rows])
+def table_of_differences(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A table; a column (but the first) with one value in every row becomes a line below it."""
+    shared = [i for i in range(1, len(header)) if len(rows) > 1 and len({row[i] for row in rows}) == 1]
+    kept = [i for i in range(len(header)) if i not in shared]
+    lines = table([header[i] for i in kept], [[row[i] for i in kept] for row in rows])
     if shared:
-        lines += ["", "Every row: " + "; ".join(f"{BENCHMARK_HEADER[i]} {rows[0][i]}" for i in shared) + "."]
+        lines += ["", "Every row: " + "; ".join(f"{header[i]} {rows[0][i]}" for i in shared) + "."]
+    return lines
+
+
+def benchmark_section(results: list[dict]) -> str:
+    lines = table_of_differences(BENCHMARK_HEADER, [benchmark_row(result) for result in results])
     if results:  # each result records the targets it was measured against
         limits = {key: target["limit"] for key, target in results[0]["targets"].items()}
         lines += ["", f"Targets: student mode <= {limits['notebook_seconds']} s and <= {limits['notebook_peak_mib']} "
                       f"MiB peak memory; one autograded submission <= {limits['grading_seconds']} s."]
-    lines.append("Measured by `python benchmarks/run_notebooks.py` (benchmarks/results/*.json).")
+    lines.append("Measured by `python benchmarks/run_notebooks.py`.")
     return "\n".join(lines)
 
 
@@ -139,41 +144,41 @@ def checker_section(folder: Path = BENCHMARK_RESULTS) -> str:
     if not path.exists():
         return "Not measured yet: run `python benchmarks/checker_cost.py`."
     result = json.loads(path.read_text())
-    lines = ["| " + " | ".join(CHECKER_HEADER) + " |", "|" + "---|" * len(CHECKER_HEADER)]
-    for row in result["units"]:
-        off, on = row["off"], row["on"]
-        lines.append(f"| {row['unit']} | {seconds_text(off['seconds'])} | {seconds_text(on['seconds'])} | "
-                     f"{off['peak_mib']:.0f} / {on['peak_mib']:.0f} MiB | {row['proxy_calls']:,} | "
-                     f"{row['proxy_median_ms']:.2f} ms |")
+    rows = [[row["unit"], seconds_text(row["off"]["seconds"]), seconds_text(row["on"]["seconds"]),
+             f"{row['off']['peak_mib']:.0f} / {row['on']['peak_mib']:.0f} MiB", f"{row['proxy_calls']:,}",
+             f"{row['proxy_median_ms']:.2f} ms"] for row in result["units"]]
+    lines = table(CHECKER_HEADER, rows)
     calls = ", ".join(f"{kind} {ms:.2f} ms" for kind, ms in result["median_call_ms"].items())
     lines += ["", f"One call on its own (median): {calls}.",
               "Peak memory: the grader and both kernels together. Measured "
               f"{result['date'][:10]} on {result['cpu_count']} cores",
-              "by `python benchmarks/checker_cost.py` (benchmarks/results/checker_cost.json)."]
+              "by `python benchmarks/checker_cost.py`."]
     return "\n".join(lines)
 
 
 def cluster_section(folder: Path = BENCHMARK_RESULTS) -> str:
-    """Hours for 1,000 submissions of each unit over N machines, and the measured throughput they come from
-    (benchmarks/cluster_grading.py)."""
+    """What 1,000 submissions of a unit cost over N machines, and the measured throughput the model starts
+    from (benchmarks/cluster_grading.py; the table per unit is in benchmarks/README.md)."""
     path = folder / "cluster_grading.json"
     if not path.exists():
         return "Not measured yet: run `python benchmarks/cluster_grading.py`."
     result = json.loads(path.read_text())
     model = result["model_1000_submissions"]
     machines = list(next(iter(model.values()))["hours"])
-    header = ["1,000 submissions, hours on", *[f"{n} machine{'s' * (n != '1')}" for n in machines],
-              "phase 2 alone", "phase 2 the longer from"]
-    rows = [[unit, *[f"{hours:g}" for hours in row["hours"].values()], f"{row['phase2_hours']:g}",
-             f"{row['phase2_larger_from_machines']} machines"] for unit, row in model.items()]
+
+    def spread(values) -> str:
+        return f"{min(values):.1f}–{max(values):.1f} h"
+
+    hours = ", ".join(f"{spread([row['hours'][n] for row in model.values()])} on {n}" for n in machines)
+    crossover = [row["phase2_larger_from_machines"] for row in model.values()]
     rate = result["per_minute"]
-    return "\n".join(table(header, rows) + [
-        "", f"Measured {result['date'][:10]} on one {result['cpu_count']}-core machine, {result['submissions']} "
-        f"{result['unit']} notebooks a run: plain nbgrader {rate['plain_nbgrader']} a minute,",
-        f"`--workers 2` {rate['workers_2']}, a TLS Dask cluster of 2 workers {rate['cluster_2_workers']} "
-        f"({result['cluster_overhead_per_submission_s']:+g} s a submission). Phase 2 (one process) takes "
-        f"{result['phase2_per_submission_s']:g} s a submission.",
-        "By `python benchmarks/cluster_grading.py`; the model: benchmarks/README.md."])
+    return textwrap.fill(
+        f"1,000 submissions of a unit on 2-core machines: {hours}; phase 2 (one process) is "
+        f"{next(iter(model.values()))['phase2_hours']:.2f} h of it, the longer part from {min(crossover)}–"
+        f"{max(crossover)} machines. On one {result['cpu_count']}-core machine, {result['unit']} notebooks a minute: "
+        f"plain nbgrader {rate['plain_nbgrader']}, `--workers 2` {rate['workers_2']}, a Dask cluster of 2 workers "
+        f"{rate['cluster_2_workers']} ({result['cluster_overhead_per_submission_s']:+g} s each; "
+        f"{result['date'][:10]}, `benchmarks/cluster_grading.py`; per unit: benchmarks/README.md).", width=115)
 
 
 # --- all of them ----------------------------------------------------------------

@@ -45,7 +45,7 @@ from tests.dask_cluster import tls_cluster  # noqa: E402
 
 RESULTS = REPOSITORY / "benchmarks" / "results"
 CLASS_SIZE = 1000
-MACHINES = (1, 10, 50, 100, 200)
+MACHINES = (1, 10, 100)
 
 PLAIN_CONFIG = """c = get_config()
 c.CourseDirectory.root = {root!r}
