@@ -268,14 +268,14 @@ def copy_graded_files(source: Path, target: Path, names: list[str]) -> None:
             shutil.copyfile(path, target / name)
 
 
-def scratch_gradebook(unit: Unit, workspace: Workspace) -> Path:
+def scratch_gradebook(unit: Unit, workspace: Workspace, fresh: bool = False) -> Path:
     """The SQLite gradebook each worker copies: the workspace's own, which ``grade`` has just
-    registered ``unit`` in, or, when the gradebook is elsewhere (COURSE_GRADEBOOK_URL), a new
-    one that knows only ``unit``."""
+    registered ``unit`` in, or a new one that knows only ``unit``: when the gradebook is elsewhere
+    (COURSE_GRADEBOOK_URL), or ``fresh`` (it travels in every cluster task, without other grades)."""
     template = workspace.scratch / "gradebook-template.db"
     template.parent.mkdir(parents=True, exist_ok=True)
     template.unlink(missing_ok=True)
-    if settings.gradebook_url():
+    if fresh or settings.gradebook_url():
         register_assignment(unit, workspace, gradebook_url=sqlite_url(template))
     else:
         shutil.copy(workspace.gradebook_file, template)
@@ -335,7 +335,7 @@ def grade_in_parallel(unit: Unit, students: list[str], workspace: Workspace, wor
 def grade_on_cluster(unit: Unit, students: list[str], workspace: Workspace, address: str) -> list[Result]:
     """Phase 1 as tasks on the Dask cluster at ``address`` (autograder/cluster.py), phase 2 here."""
     shutil.rmtree(workspace.executed, ignore_errors=True)
-    template = scratch_gradebook(unit, workspace)
+    template = scratch_gradebook(unit, workspace, fresh=True)
     try:
         executed = cluster.execute_on_cluster(unit, students, workspace, template, address)
     finally:

@@ -25,6 +25,7 @@ import shutil
 import tempfile
 import threading
 import uuid
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -124,12 +125,15 @@ def release_digest(unit_name: str, release: Path = RELEASE) -> str:
     return digest.hexdigest()
 
 
-def task_for(unit: Unit, student: str, workspace: Workspace) -> dict:
-    """What a worker needs to grade one submission, as plain data, but for the gradebook (sent once a batch)."""
+def task_for(unit: Unit, student: str, workspace: Workspace, gradebook: bytes) -> dict:
+    """Everything a worker needs to grade one submission, as plain data; ``gradebook``: the compressed
+    template. Each task carries its own, so that no task depends on another: the scheduler then hands
+    them out one at a time to whichever worker is free, and a worker that dies takes only its own."""
     folder = workspace.submission_folder(student, unit)
     files = {name: (folder / name).read_bytes() for name in (unit.notebook.name, *SUBMISSION_FILES)
              if (folder / name).is_file() and not (folder / name).is_symlink()}
-    return {"unit": unit.name, "student": student, "files": files, "release": release_digest(unit.name), "limits": settings.sent_to_workers(),
+    return {"unit": unit.name, "student": student, "files": files, "gradebook": gradebook,
+            "release": release_digest(unit.name), "limits": settings.sent_to_workers(),
             "grader_folders": os.pathsep.join([*integrity.protected_folders(), str(workspace.root)])}
 
 
@@ -160,7 +164,7 @@ def outcome_from(data: dict) -> Outcome:
     return Outcome(Kind(data["kind"]), data["reason"], tuple(data["findings"]))
 
 
-def execute_task(task: dict, gradebook: bytes) -> dict:
+def execute_task(task: dict) -> dict:
     """Run on a worker: grade one submission in a private folder, exactly as a local worker does.
 
     Returns the outcome, the executed notebook's files and which sandbox ran it. Whatever goes
@@ -183,7 +187,7 @@ def execute_task(task: dict, gradebook: bytes) -> dict:
         with grading_environment(task["limits"]), tempfile.TemporaryDirectory(
                 prefix="course-task-", dir=worker.local_directory, ignore_cleanup_errors=True) as root:
             scratch = Workspace(Path(root))
-            scratch.gradebook_file.write_bytes(gradebook)
+            scratch.gradebook_file.write_bytes(zlib.decompress(task["gradebook"]))
             folder = scratch.submission_folder(task["student"], unit)
             folder.mkdir(parents=True)
             for name, content in task["files"].items():
@@ -235,9 +239,8 @@ def execute_on_cluster(unit: Unit, students: list[str], workspace: Workspace, te
     batch = uuid.uuid4().hex[:8]
     results = {}
     with connect(address, workspace) as client:
-        # once for the batch, not once a task: it holds every grade recorded so far
-        gradebook = client.scatter(template.read_bytes(), hash=False)
-        futures = {client.submit(execute_task, task_for(unit, student, workspace), gradebook, pure=False,
+        gradebook = zlib.compress(template.read_bytes())  # some 20 KB: a template that knows only the unit
+        futures = {client.submit(execute_task, task_for(unit, student, workspace, gradebook), pure=False,
                                  key=f"grade-{unit.name}-{student}-{batch}"): student for student in students}
         finished = as_completed(futures, loop=client.loop)
         for future in tqdm(finished, total=len(futures), desc=f"grade {unit.name} (cluster)", unit="notebook"):
