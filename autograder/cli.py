@@ -477,7 +477,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                               help="submissions graded at once (default: the number of cores)")
     grade_parser.add_argument("--cluster", metavar="ADDRESS", default=settings.grading_cluster(),
                               help="a Dask scheduler (tls://host:8786) whose workers execute the submissions "
-                                   "(default: COURSE_GRADING_CLUSTER; deploy/README.md)")
+                                   "(default: COURSE_GRADING_CLUSTER; an empty value grades here; deploy/README.md)")
     certs_parser = command("cluster-certs", "TLS certificates for the grading cluster's scheduler, workers and grader")
     certs_parser.add_argument("folder", type=Path, nargs="?",
                               help="where to write them (default: COURSE_CLUSTER_CERTS, else cluster-certs/ "

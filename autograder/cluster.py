@@ -30,13 +30,14 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import nbformat
 from tqdm import tqdm
 
 from course import settings
 
 from . import integrity, sandbox
 from .outcome import Kind, Outcome
-from .units import RELEASE, Unit
+from .units import RELEASE, REPOSITORY, Unit
 from .workspace import SUBMISSION_FILES, Workspace
 
 CA_FILE, CERT_FILE, KEY_FILE = "ca.pem", "course.pem", "course-key.pem"
@@ -117,12 +118,42 @@ def security(folder: Path):
                     tls_worker_key=key, require_encryption=True)
 
 
-def release_digest(unit_name: str, release: Path = RELEASE) -> str:
-    """What a worker's release of a unit must match: the hash of its files."""
+def course_digest(unit_name: str) -> str:
+    """What a worker must share with the grader to grade a unit as it would: the hash of the unit's
+    release/ and of the grader's and the helpers' code."""
+    files = [p for p in (RELEASE / unit_name).rglob("*") if p.is_file()]
+    files += [*(REPOSITORY / "autograder").glob("*.py"), *(REPOSITORY / "course").glob("*.py")]
     digest = hashlib.sha256()
-    for path in sorted(p for p in (release / unit_name).rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(release)).encode() + b"\0" + path.read_bytes())
+    for path in sorted(files):
+        digest.update(str(path.relative_to(REPOSITORY)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def worker_problem(unit_name: str, digest: str, weaker_sandbox_allowed: bool, dask_worker=None) -> str | None:
+    """Run on a worker (``dask_worker``, as Client.run names it): why it cannot grade ``unit_name`` as the
+    grader would, or None."""
+    from distributed import get_worker
+
+    if (dask_worker or get_worker()).state.nthreads != 1:
+        return "it runs several threads: start each worker with --nthreads 1 (one submission at a time)"
+    if not (RELEASE / unit_name).is_dir() or course_digest(unit_name) != digest:
+        return ("its course differs from the grader's (release/ or the grader's code): build the worker image "
+                "from the grader's checkout")
+    kind = sandbox.sandbox_kind()
+    if kind != sandbox.BUBBLEWRAP and not weaker_sandbox_allowed:
+        return (f"{sandbox.describe(kind)}; a student's code could reach the worker's files and network. Let "
+                "the worker's pods or jobs use user namespaces, or set COURSE_SANDBOX=fallback to accept it")
+    return None
+
+
+def check_workers(client, unit: Unit, address: str) -> None:
+    """Refuse a cluster before sending it anything, when no worker is there or one cannot grade."""
+    problems = client.run(worker_problem, unit.name, course_digest(unit.name), settings.sandbox_forced_to_fall_back())
+    if not problems:
+        raise ClusterError(f"the cluster at {address} has no workers: start them (deploy/README.md), then grade again")
+    found = [f"{worker}: {problem}" for worker, problem in sorted(problems.items()) if problem]
+    if found:
+        raise ClusterError("these workers cannot grade:\n  " + "\n  ".join(found))
 
 
 def task_for(unit: Unit, student: str, workspace: Workspace, gradebook: bytes) -> dict:
@@ -133,7 +164,7 @@ def task_for(unit: Unit, student: str, workspace: Workspace, gradebook: bytes) -
     files = {name: (folder / name).read_bytes() for name in (unit.notebook.name, *SUBMISSION_FILES)
              if (folder / name).is_file() and not (folder / name).is_symlink()}
     return {"unit": unit.name, "student": student, "files": files, "gradebook": gradebook,
-            "release": release_digest(unit.name), "limits": settings.sent_to_workers(),
+            "digest": course_digest(unit.name), "limits": settings.sent_to_workers(),
             "grader_folders": os.pathsep.join([*integrity.protected_folders(), str(workspace.root)])}
 
 
@@ -170,19 +201,23 @@ def execute_task(task: dict) -> dict:
     Returns the outcome, the executed notebook's files and which sandbox ran it. Whatever goes
     wrong here is the submission's outcome; only the worker's death makes Dask retry.
     """
+    import dask.system
     from distributed import get_worker
 
     from . import cli
 
     worker = get_worker()
-    line = f"{sandbox.describe(sandbox.sandbox_kind())} (worker {worker.address})"
+    with grading_environment(task["limits"]):
+        line = f"{sandbox.describe(sandbox.sandbox_kind())} (worker {worker.address})"
+        problem = worker_problem(task["unit"], task["digest"], settings.sandbox_forced_to_fall_back())
+    if problem:  # a worker that joined after the check
+        return {"student": task["student"], "outcome": outcome_data(Outcome.not_graded(
+            f"worker {worker.address} cannot grade it: {problem}")), "files": {}, "sandbox": line}
     unit = Unit(task["unit"], RELEASE / task["unit"])
-    if not (RELEASE / task["unit"]).is_dir() or release_digest(unit.name) != task["release"]:
-        reason = (f"this worker's release/{unit.name} differs from the grader's; build the worker image from the "
-                  "grader's checkout, then grade it again")
-        return {"outcome": outcome_data(Outcome.not_graded(reason)), "files": {}, "sandbox": line}
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    threads = max(1, cores // max(1, worker.state.nthreads))  # the cores this worker has, as a job sees them
+    # dask's count respects the CPU quota of a pod or job; one task at a time gets them all
+    threads = max(1, dask.system.cpu_count())
+    secrets = [str(Path(path).resolve().parent) for path in worker.security.get_tls_config_for_role("worker").values()
+               if path and Path(path).is_file()]
     try:
         with grading_environment(task["limits"]), tempfile.TemporaryDirectory(
                 prefix="course-task-", dir=worker.local_directory, ignore_cleanup_errors=True) as root:
@@ -192,7 +227,7 @@ def execute_task(task: dict) -> dict:
             folder.mkdir(parents=True)
             for name, content in task["files"].items():
                 (folder / name).write_bytes(content)
-            env = {**settings.GRADER_FOLDERS.assign(task["grader_folders"]),
+            env = {**settings.GRADER_FOLDERS.assign(os.pathsep.join([task["grader_folders"], *secrets])),
                    **settings.GRADEBOOK_URL.assign(scratch.own_gradebook_url), **cli.thread_limits(threads)}
             outcome = cli.autograde_one(unit, task["student"], scratch, env=env)
             executed = scratch.autograded(task["student"], unit)
@@ -200,7 +235,7 @@ def execute_task(task: dict) -> dict:
     except Exception as error:  # the batch goes on; this submission says what happened
         outcome, files = Outcome.not_graded(f"the worker failed on this submission ({type(error).__name__}: "
                                             f"{error}); grade it again"), {}
-    return {"outcome": outcome_data(outcome), "files": files, "sandbox": line}
+    return {"student": task["student"], "outcome": outcome_data(outcome), "files": files, "sandbox": line}
 
 
 def lost(error: BaseException) -> Outcome:
@@ -223,7 +258,7 @@ def connect(address: str, workspace: Workspace):
                            f"not {address!r}")
     try:
         return Client(address, security=security(certificates_folder(workspace)), set_as_default=False)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError) as error:
         raise ClusterError(f"could not reach the Dask scheduler at {address} ({type(error).__name__}: {error}); "
                            "is it running, with TLS and this course's certificate?") from error
 
@@ -239,6 +274,7 @@ def execute_on_cluster(unit: Unit, students: list[str], workspace: Workspace, te
     batch = uuid.uuid4().hex[:8]
     results = {}
     with connect(address, workspace) as client:
+        check_workers(client, unit, address)
         gradebook = zlib.compress(template.read_bytes())  # some 20 KB: a template that knows only the unit
         futures = {client.submit(execute_task, task_for(unit, student, workspace, gradebook), pure=False,
                                  key=f"grade-{unit.name}-{student}-{batch}"): student for student in students}
@@ -246,23 +282,30 @@ def execute_on_cluster(unit: Unit, students: list[str], workspace: Workspace, te
         for future in tqdm(finished, total=len(futures), desc=f"grade {unit.name} (cluster)", unit="notebook"):
             student = futures[future]
             try:
-                result = future.result()
-            except Exception as error:  # KilledWorker, a lost scheduler: this submission is not graded
-                results[student] = (lost(error), "")
-                continue
-            outcome = outcome_from(result["outcome"])
-            if outcome.is_graded:
-                save_executed(unit, student, workspace, result["files"])
-            results[student] = (outcome, result["sandbox"])
+                results[student] = accepted(unit, student, workspace, future.result())
+            except Exception as error:  # KilledWorker, a lost scheduler, a result not as sent: not graded
+                results[student] = (lost(error), "no result from the cluster")
     return results
 
 
-def save_executed(unit: Unit, student: str, workspace: Workspace, files: dict[str, bytes]) -> None:
+def accepted(unit: Unit, student: str, workspace: Workspace, result: dict) -> tuple[Outcome, str]:
+    """A task's result, checked (it is this student's, and holds just the executed notebook) and saved."""
+    outcome = outcome_from(result["outcome"])
+    if result["student"] != student:
+        raise ValueError(f"a result for {result['student']!r} came back for {student!r}")
+    if outcome.is_graded:
+        if set(result["files"]) != {unit.notebook.name}:
+            raise ValueError(f"the worker sent back {sorted(result['files'])}, not {unit.notebook.name}")
+        nbformat.reads(result["files"][unit.notebook.name].decode(), as_version=4)
+        save_executed(unit, student, workspace, result["files"][unit.notebook.name])
+    return outcome, result["sandbox"]
+
+
+def save_executed(unit: Unit, student: str, workspace: Workspace, notebook: bytes) -> None:
     executed = workspace.executed_folder(student, unit)
     shutil.rmtree(executed, ignore_errors=True)
     executed.mkdir(parents=True)
-    for name, content in files.items():
-        (executed / Path(name).name).write_bytes(content)
+    (executed / unit.notebook.name).write_bytes(notebook)
     submitted = workspace.submission_folder(student, unit)
     for name in SUBMISSION_FILES:  # the time collect saw, not the kernel's
         if (submitted / name).is_file():

@@ -59,7 +59,7 @@ RELEASE_DIRECTORY = Setting("COURSE_RELEASE_DIRECTORY", None,
                             hidden_from_kernel=True)
 GRADEBOOK_URL = Setting("COURSE_GRADEBOOK_URL", None,
                         "a database URL nbgrader takes, e.g. postgresql://user@host/course "
-                        "(default: SQLite in the workspace)")
+                        "(default: SQLite in the workspace)", hidden_from_kernel=True)
 CELL_TIMEOUT = Setting("COURSE_CELL_TIMEOUT", "120", "seconds a cell may run while grading; then it is interrupted",
                        sent_to_workers=True)
 CHECKER = Setting("COURSE_CHECKER", "1",
@@ -183,8 +183,9 @@ def cluster_certs() -> Path | None:
 
 
 def sent_to_workers() -> dict[str, str]:
-    """The grading limits in force here, as environment entries: a cluster worker grades under them."""
-    return {s.variable: s.raw() for s in SETTINGS if s.sent_to_workers and s.raw() is not None}
+    """The grading limits set here, as environment entries: a cluster worker grades under them (where one is
+    not set, the worker's own setting or default holds)."""
+    return {s.variable: os.environ[s.variable] for s in SETTINGS if s.sent_to_workers and os.environ.get(s.variable)}
 
 
 def feedback_shows_hidden_tests() -> bool:

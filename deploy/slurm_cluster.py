@@ -27,12 +27,17 @@ from autograder.workspace import Workspace  # noqa: E402
 def slurm_cluster(certificates: Path, partition: str | None = None, account: str | None = None, cores: int = 2,
                   memory: str = "8GB", walltime: str = "02:00:00"):
     """A SLURMCluster whose scheduler and workers present the course certificate over TLS."""
+    import dask
     from dask_jobqueue import SLURMCluster
 
+    # One waiting submission at a time per worker, three retries after a worker dies, and no batch that waits
+    # forever once every job has ended (deploy/dask/grading-cluster.yaml sets the same).
+    dask.config.set({"distributed.scheduler.worker-saturation": 1.0, "distributed.scheduler.allowed-failures": 3,
+                     "distributed.scheduler.no-workers-timeout": "600s"})
     return SLURMCluster(cores=1, processes=1, job_cpu=cores, memory=memory, walltime=walltime, queue=partition,
                         account=account, python=sys.executable, protocol="tls://",
                         security=cluster.security(certificates), job_name="course-grading",
-                        scheduler_options={"dashboard_address": None})
+                        scheduler_options={"dashboard": False})
 
 
 def main() -> int:

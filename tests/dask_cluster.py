@@ -77,8 +77,9 @@ def wait_for(condition, timeout: float, what: str):
 
 
 @contextmanager
-def tls_cluster(folder: Path, certs: Path, workers: int = 2, allowed_failures: int = 3):
-    """A scheduler and ``workers`` single-threaded workers, each with the course certificate."""
+def tls_cluster(folder: Path, certs: Path, workers: int = 2, allowed_failures: int = 3, nthreads: int = 1):
+    """A scheduler and ``workers`` workers (single-threaded, as the course's are), each with the course
+    certificate."""
     folder.mkdir(parents=True, exist_ok=True)
     image = worker_image(folder / "worker-image")
     scheduler_file = folder / "scheduler.json"
@@ -96,7 +97,7 @@ def tls_cluster(folder: Path, certs: Path, workers: int = 2, allowed_failures: i
         address = json.loads(wait_for(lambda: scheduler_file.is_file() and scheduler_file.read_text(), 60,
                                       "the scheduler did not start"))["address"]
         started = [subprocess.Popen(
-            [DASK, "worker", address, "--nthreads", "1", "--no-nanny", "--no-dashboard",
+            [DASK, "worker", address, "--nthreads", str(nthreads), "--no-nanny", "--no-dashboard",
              "--local-directory", str(folder / f"worker-{index}"), *tls_options(certs)],
             cwd=image, env=worker_env, stdout=(folder / f"worker-{index}.log").open("w"), stderr=subprocess.STDOUT)
             for index in range(workers)]

@@ -225,7 +225,7 @@ def test_the_kubernetes_grading_cluster_starts_with_its_own_arguments_over_tls(t
     """deploy/dask/grading-cluster.yaml (the dask-kubernetes operator's DaskCluster): its scheduler's and worker's
     command lines, with the secret's folder pointed at real certificates, start a real scheduler and a worker that
     registers with it, over TLS."""
-    from autograder import cluster
+    from autograder import cluster, sandbox
 
     from .dask_cluster import DASK, kill_tree, wait_for
 
@@ -234,7 +234,9 @@ def test_the_kubernetes_grading_cluster_starts_with_its_own_arguments_over_tls(t
     name, namespace = resource["metadata"]["name"], resource["metadata"]["namespace"]
     pods = {role: resource["spec"][role]["spec"] for role in ("scheduler", "worker")}
     containers = {role: pod["containers"][0] for role, pod in pods.items()}
-    mount = "/etc/grading-tls"
+    mount = "/run/grading-tls"
+    bound = [Path(arg) for arg in sandbox.system_binds() if arg.startswith("/")]
+    assert not [folder for folder in bound if Path(mount).is_relative_to(folder)], "a kernel would see the key"
     for role, pod in pods.items():
         assert containers[role]["image"].endswith("/genlm-course-grader-worker:0.1.0"), "the Dockerfile's worker"
         assert containers[role]["volumeMounts"][0]["mountPath"] == mount

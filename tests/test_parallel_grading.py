@@ -16,7 +16,7 @@ import dask
 import pytest
 from distributed import Client
 
-from autograder import cli, cluster
+from autograder import cli, cluster, sandbox
 from autograder.units import RELEASE, find_unit
 
 from . import adversarial as adv
@@ -128,7 +128,8 @@ def test_a_class_graded_on_a_tls_cluster_equals_the_serial_run(serial, inbox, ce
     rows = scores(workspace)
     workers = {re.search(r"\(worker (tls://127\.0\.0\.1:\d+)\)$", row["sandbox"])[1] for row in rows}
     assert len(workers) == 2, "both workers graded"
-    assert all(row["sandbox"].startswith("sandbox: ") for row in rows)
+    line = sandbox.describe(sandbox.sandbox_kind())  # the workers run on this machine: the same sandbox
+    assert {row["sandbox"].rsplit(" (worker ", 1)[0] for row in rows} == {line}
 
 
 def test_a_worker_killed_mid_batch_loses_no_grade(serial, inbox, certificates, tmp_path, monkeypatch):
@@ -197,8 +198,39 @@ def test_only_the_course_certificate_reaches_the_cluster(certificates, tmp_path,
         plain = dask_cluster.address.replace("tls://", "tcp://")
         with pytest.raises(OSError):
             Client(plain, timeout="3s")
+        monkeypatch.setenv("COURSE_CLUSTER_CERTS", str(certificates))
+        assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--cluster", dask_cluster.address]) == 2
+        assert "has no workers" in capsys.readouterr().err, "the course's certificate connects; no worker is there"
         monkeypatch.setenv("COURSE_CLUSTER_CERTS", str(other))
         assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--cluster", dask_cluster.address]) == 2
         assert "could not reach the Dask scheduler" in capsys.readouterr().err
         assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--cluster", plain]) == 2
         assert "must start with tls://" in capsys.readouterr().err
+
+
+def test_a_worker_keeps_its_own_key_from_the_submissions(inbox, certificates, tmp_path, monkeypatch):
+    """A submission that reads the key the worker presents gets nothing, and 0 for trying."""
+    monkeypatch.setenv("COURSE_CLUSTER_CERTS", str(certificates))
+    key = certificates / cluster.KEY_FILE
+    thief = adv.hostile(adv.snoop(str(key)))
+    workspace = tmp_path / "cluster"
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "mallory_attention.ipynb").write_bytes(thief(workspace))
+    assert cli.main(["--workspace", str(workspace), "collect", UNIT.name, str(tmp_path / "in")]) == 0
+    with tls_cluster(tmp_path / "dask", certificates, workers=1) as dask_cluster:
+        assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--cluster", dask_cluster.address]) == 0
+    (row,) = scores(workspace)
+    assert row["status"].startswith(adv.TAMPERING) and f"tried to read {key}" in row["status"], row["status"]
+    graded = (workspace / "autograded" / "mallory" / UNIT.name / UNIT.notebook.name).read_text()
+    assert key.read_text().splitlines()[1] not in graded and "READ " not in graded
+
+
+def test_a_worker_that_runs_several_threads_is_refused_before_anything_is_sent(inbox, certificates, tmp_path,
+                                                                              monkeypatch, capsys):
+    monkeypatch.setenv("COURSE_CLUSTER_CERTS", str(certificates))
+    workspace = tmp_path / "cluster"
+    assert cli.main(["--workspace", str(workspace), "collect", UNIT.name, str(inbox)]) == 0
+    with tls_cluster(tmp_path / "dask", certificates, workers=1, nthreads=2) as dask_cluster:
+        assert cli.main(["--workspace", str(workspace), "grade", UNIT.name, "--cluster", dask_cluster.address]) == 2
+    assert "start each worker with --nthreads 1" in capsys.readouterr().err
+    assert not (workspace / "executed").exists() or not any((workspace / "executed").iterdir())

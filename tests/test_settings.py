@@ -55,7 +55,7 @@ def test_sandbox_limits_by_name(monkeypatch):
 def test_the_grader_paths_are_hidden_from_the_kernel():
     assert settings.hidden_from_kernel() == {"COURSE_GRADING_WORKSPACE", "COURSE_GRADER_FOLDERS",
                                              "COURSE_RELEASE_DIRECTORY", "COURSE_CHECKER_STATISTICS",
-                                             "COURSE_CLUSTER_CERTS"}
+                                             "COURSE_CLUSTER_CERTS", "COURSE_GRADEBOOK_URL"}
 
 
 @pytest.mark.parametrize("shared", [None, "postgresql://grader@db/course"])
