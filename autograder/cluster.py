@@ -29,6 +29,7 @@ import zlib
 from contextlib import contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from unittest.mock import patch
 
 import nbformat
 from tqdm import tqdm
@@ -174,17 +175,8 @@ _ENVIRONMENT = threading.Lock()
 @contextmanager
 def grading_environment(values: dict[str, str]):
     """The instructor's limits in this worker's environment while one task runs (one task at a time)."""
-    with _ENVIRONMENT:
-        saved = {name: os.environ.get(name) for name in values}
-        os.environ.update(values)
-        try:
-            yield
-        finally:
-            for name, value in saved.items():
-                if value is None:
-                    os.environ.pop(name, None)
-                else:
-                    os.environ[name] = value
+    with _ENVIRONMENT, patch.dict(os.environ, values):
+        yield
 
 
 def outcome_data(outcome: Outcome) -> dict:

@@ -47,6 +47,7 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from unittest.mock import patch
 
 import nbformat
 import psutil
@@ -119,21 +120,6 @@ class PeakMemory:
 # --- running the notebook ---------------------------------------------------
 
 
-@contextlib.contextmanager
-def environment(**variables: str):
-    """Set environment variables (inherited by kernels and subprocesses) for a block."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 def kernel_pid(client: NotebookClient) -> int:
     """The kernel's process id (jupyter_client 7+: the provisioner's process)."""
     provisioner = getattr(client.km, "provisioner", None)
@@ -169,7 +155,7 @@ def run_notebook(unit: Unit, mode: str) -> tuple[float, float, dict]:
                                 resources={"metadata": {"path": str(folder)}})
         figures_file = Path(scratch) / "figures.jsonl"
         # An empty weight cache: the run trains its model, as a student's first run does.
-        with environment(**settings.MODE.assign(mode), **settings.CACHE_DIR.assign(Path(scratch) / "cache"),
+        with patch.dict(os.environ, **settings.MODE.assign(mode), **settings.CACHE_DIR.assign(Path(scratch) / "cache"),
                          **settings.FIGURES_FILE.assign(figures_file)):
             started = time.perf_counter()
             with client.setup_kernel(), PeakMemory(kernel_pid(client)) as memory:
@@ -215,7 +201,7 @@ def grade_one_submission(unit: Unit) -> tuple[float, float, float | None, float 
 
 def grade_one_submission_with(unit: Unit, variables: dict[str, str]) -> tuple[float, float, float | None, float | None]:
     """The same, with these environment variables set for the grade step (benchmarks/checker_cost.py)."""
-    with environment(**variables), tempfile.TemporaryDirectory(prefix=f"bench-grade-{unit.name}-") as scratch:
+    with patch.dict(os.environ, **variables), tempfile.TemporaryDirectory(prefix=f"bench-grade-{unit.name}-") as scratch:
         inbox, workspace = Path(scratch) / "inbox", Path(scratch) / "workspace"
         inbox.mkdir()
         shutil.copy(unit.notebook, inbox / f"solution_{unit.notebook.name}")
